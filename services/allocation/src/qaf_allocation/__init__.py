@@ -1,0 +1,1 @@
+"""QAF allocation service: Keeps the open-case population and the auditor roster; draws the monthly audit sample."""

@@ -1,0 +1,1 @@
+"""QAF escalations service: CPA/IRO escalations and the complaints desk, on working-day timescales."""

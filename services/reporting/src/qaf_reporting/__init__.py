@@ -1,0 +1,1 @@
+"""QAF reporting service: Rolling theme counts, theme-updated, monthly and quarterly reports and the dashboard."""

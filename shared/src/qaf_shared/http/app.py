@@ -1,0 +1,45 @@
+"""The FastAPI app every service serves: /health, /ready, /metrics, plus the service's routers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
+
+
+def create_http_app(
+    *,
+    title: str,
+    description: str,
+    routers: list[APIRouter],
+    lifespan: Lifespan | None,
+    readiness: Callable[[], Any],
+    version: str = "0.1.0",
+) -> FastAPI:
+    app = FastAPI(title=title, description=description, version=version, lifespan=lifespan)
+
+    @app.get("/health", tags=["operations"], summary="Liveness: the process answers")
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/ready", tags=["operations"], summary="Readiness: Kafka and PostgreSQL are reachable")
+    async def ready() -> Response:
+        checks: dict[str, str] = await readiness()
+        ok = all(value == "ok" for value in checks.values())
+        return JSONResponse({"status": "ready" if ok else "not-ready", "checks": checks}, status_code=200 if ok else 503)
+
+    @app.get("/metrics", tags=["operations"], summary="Prometheus metrics")
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    for router in routers:
+        app.include_router(router)
+    return app
+
+

@@ -1,0 +1,18 @@
+"""Kafka plumbing: topic administration, the idempotent consumer with its dead-letter topic, the outbox."""
+
+from qaf_shared.kafka.admin import ensure_topics
+from qaf_shared.kafka.connection import client_options, make_broker, make_producer
+from qaf_shared.kafka.consumer import EventConsumer, EventHandler, PermanentFailure
+from qaf_shared.kafka.outbox import OutboxRelay, enqueue
+
+__all__ = [
+    "EventConsumer",
+    "EventHandler",
+    "OutboxRelay",
+    "PermanentFailure",
+    "client_options",
+    "enqueue",
+    "ensure_topics",
+    "make_broker",
+    "make_producer",
+]

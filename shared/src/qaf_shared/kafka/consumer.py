@@ -1,0 +1,176 @@
+"""The idempotent consumer: decode, apply once in one transaction, then commit the offset.
+
+For each message:
+- it is decoded against its contract; a message that cannot be decoded goes to `<topic>.dlq`
+  with the reason in headers, its offset is committed, and the next message is processed;
+- the event's id is inserted into `processed_events` in the same transaction as the handler's
+  change, so a redelivered event changes nothing;
+- the offset is committed only after that transaction has committed;
+- a passing failure (database or broker unreachable) is retried: the consumer seeks back to the
+  message and tries again after a pause, keeping its place; nothing is dead-lettered for it;
+- a handler that raises `PermanentFailure` (a domain rule the event can never pass), or fails in
+  a way a retry cannot mend, sends the message to the dead-letter topic.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+import structlog
+from aiokafka import AIOKafkaProducer, ConsumerRecord
+
+from qaf_shared.envelope import ContractViolation, Envelope, decode
+from qaf_shared.metrics import DEAD_LETTERED, EVENTS_HANDLED, TRANSIENT_FAILURES
+from qaf_shared.topics import DLQ_SUFFIX, logical_name
+
+log = structlog.get_logger(__name__)
+
+EventHandler = Callable[[asyncpg.Connection, Envelope[Any]], Awaitable[None]]
+
+MAX_REASON_LENGTH = 1000
+
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    asyncio.TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.TooManyConnectionsError,
+    asyncpg.AdminShutdownError,
+    asyncpg.CrashShutdownError,
+    asyncpg.SerializationError,
+    asyncpg.DeadlockDetectedError,
+)
+
+
+class PermanentFailure(Exception):
+    """The event breaks a rule it can never pass; it goes to the dead-letter topic with this reason."""
+
+
+@dataclass
+class DeadLetter:
+    reason: str
+
+
+@dataclass
+class EventConsumer:
+    """Applies events from Kafka to a service's database, exactly once in effect."""
+
+    name: str
+    pool: asyncpg.Pool
+    producer: AIOKafkaProducer
+    handlers: Mapping[str, EventHandler]
+    retry_backoff_s: float = 1.0
+    topic_prefix: str = ""
+    _stopping: bool = field(default=False, init=False)
+
+    async def handle_record(self, record: ConsumerRecord) -> DeadLetter | None:
+        """Apply one record. Returns the dead letter it became, if any. Raises on passing failures."""
+        try:
+            envelope = decode(record.value, expected_topic=logical_name(record.topic, self.topic_prefix))
+        except ContractViolation as exc:
+            return await self._dead_letter(record, str(exc))
+        handler = self.handlers.get(envelope.event_type)
+        if handler is None:
+            EVENTS_HANDLED.labels(self.name, envelope.event_type, "ignored").inc()
+            return None
+        with structlog.contextvars.bound_contextvars(
+            event_id=str(envelope.event_id),
+            correlation_id=str(envelope.correlation_id),
+            event_type=envelope.event_type,
+        ):
+            try:
+                applied = await self._apply(record, envelope, handler)
+            except TRANSIENT_ERRORS:
+                raise
+            except PermanentFailure as exc:
+                return await self._dead_letter(record, str(exc))
+            except asyncpg.PostgresError as exc:
+                return await self._dead_letter(record, f"database refused the change: {exc}")
+            except Exception as exc:  # a bug must not block the partition
+                log.exception("consumer.handler_failed")
+                return await self._dead_letter(record, f"handler failed: {type(exc).__name__}: {exc}")
+            outcome = "applied" if applied else "duplicate"
+            EVENTS_HANDLED.labels(self.name, envelope.event_type, outcome).inc()
+            log.debug("consumer.event_handled", outcome=outcome)
+        return None
+
+    async def _apply(self, record: ConsumerRecord, envelope: Envelope[Any], handler: EventHandler) -> bool:
+        async with self.pool.acquire() as conn, conn.transaction():
+            first_time = await conn.fetchval(
+                """
+                INSERT INTO processed_events (consumer, event_id, event_type, topic, partition, "offset")
+                VALUES ($1, $2, $3, $4, $5, $6)
+                ON CONFLICT (consumer, event_id) DO NOTHING
+                RETURNING true
+                """,
+                self.name,
+                envelope.event_id,
+                envelope.event_type,
+                record.topic,
+                record.partition,
+                record.offset,
+            )
+            if not first_time:
+                return False
+            await handler(conn, envelope)
+            return True
+
+    async def _dead_letter(self, record: ConsumerRecord, reason: str) -> DeadLetter:
+        reason = reason[:MAX_REASON_LENGTH]
+        headers = [
+            ("x-dlq-reason", reason.encode()),
+            ("x-dlq-origin-topic", record.topic.encode()),
+            ("x-dlq-origin-partition", str(record.partition).encode()),
+            ("x-dlq-origin-offset", str(record.offset).encode()),
+            ("x-dlq-consumer", self.name.encode()),
+            ("x-dlq-failed-at", datetime.now(UTC).isoformat().encode()),
+        ]
+        await self.producer.send_and_wait(
+            record.topic + DLQ_SUFFIX, value=record.value, key=record.key, headers=headers
+        )
+        async with self.pool.acquire() as conn:
+            await conn.execute(
+                """
+                INSERT INTO dead_letters (consumer, topic, partition, "offset", reason)
+                VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING
+                """,
+                self.name,
+                record.topic,
+                record.partition,
+                record.offset,
+                reason,
+            )
+        DEAD_LETTERED.labels(self.name, record.topic).inc()
+        log.warning(
+            "consumer.dead_lettered",
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+            reason=reason,
+        )
+        return DeadLetter(reason)
+
+    async def on_message(self, message: Any) -> None:
+        """FastStream entry point (AckPolicy.MANUAL): ack after commit, nack to retry."""
+        record: ConsumerRecord = message.raw_message
+        try:
+            await self.handle_record(record)
+        except TRANSIENT_ERRORS as exc:
+            TRANSIENT_FAILURES.labels(self.name).inc()
+            log.warning(
+                "consumer.transient_failure",
+                topic=record.topic,
+                partition=record.partition,
+                offset=record.offset,
+                error=type(exc).__name__,
+            )
+            await asyncio.sleep(self.retry_backoff_s)
+            await message.nack()
+            return
+        await message.ack()

@@ -1,0 +1,21 @@
+"""Prometheus metrics every service exposes on /metrics."""
+
+from prometheus_client import Counter, Gauge
+
+EVENTS_HANDLED = Counter(
+    "qaf_events_handled_total",
+    "Events taken from Kafka, by consumer, event type and outcome (applied, duplicate, ignored).",
+    ["consumer", "event_type", "outcome"],
+)
+DEAD_LETTERED = Counter(
+    "qaf_dead_lettered_total",
+    "Messages sent to a dead-letter topic, by consumer and origin topic.",
+    ["consumer", "topic"],
+)
+TRANSIENT_FAILURES = Counter(
+    "qaf_transient_failures_total",
+    "Handling attempts that failed for a passing reason (database or broker down) and were retried.",
+    ["consumer"],
+)
+OUTBOX_PUBLISHED = Counter("qaf_outbox_published_total", "Outbox events relayed to Kafka.", ["service"])
+OUTBOX_PENDING = Gauge("qaf_outbox_pending", "Outbox events not yet relayed to Kafka.", ["service"])

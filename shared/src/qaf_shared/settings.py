@@ -1,0 +1,56 @@
+"""Settings shared by every service, read from the environment with a per-service prefix.
+
+`QAF_<SERVICE>_DATABASE_URL` wins over the platform-wide `DATABASE_URL`; likewise for Kafka.
+"""
+
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_KAFKA = "127.0.0.1:9092"
+DEFAULT_DATABASE_URL = "postgresql://postgres:postgres@127.0.0.1:5433/qaf"
+
+
+class KafkaSettings(BaseSettings):
+    """How to reach Kafka. Security settings are optional: unset, the platform speaks PLAINTEXT."""
+
+    model_config = SettingsConfigDict(env_prefix="KAFKA_", extra="ignore")
+
+    bootstrap_servers: str = DEFAULT_KAFKA
+    topic_prefix: str = Field(
+        default="",
+        pattern=r"^[a-z0-9._-]*$",
+        description="Put before every topic name, to keep several environments on one cluster apart.",
+    )
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: Literal["SCRAM-SHA-256", "SCRAM-SHA-512", "PLAIN"] | None = None
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+    ssl_cafile: str | None = None
+    ssl_certfile: str | None = None
+    ssl_keyfile: str | None = None
+
+
+class ServiceSettings(BaseSettings):
+    """Base for each service's settings; subclasses set `env_prefix` (e.g. `QAF_ALLOCATION_`)."""
+
+    model_config = SettingsConfigDict(extra="ignore", env_nested_delimiter="__")
+
+    service_name: str = Field(default="qaf", description="Name used in logs, consumer groups and `source`.")
+    database_url: str = Field(
+        default=DEFAULT_DATABASE_URL,
+        validation_alias=AliasChoices("database_url", "DATABASE_URL"),
+        description="PostgreSQL server. The service uses its own schema and role inside it.",
+    )
+    db_role_password: SecretStr = Field(
+        default=SecretStr("qaf-dev-password"),
+        description="Password of the service's own database role (created by `migrate`).",
+    )
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+    http_host: str = "127.0.0.1"
+    http_port: int = 8000
+    log_level: str = "INFO"
+    outbox_poll_interval_s: float = Field(default=0.2, gt=0)
+    consumer_retry_backoff_s: float = Field(default=1.0, gt=0)
+    graceful_timeout_s: float = Field(default=15.0, gt=0)

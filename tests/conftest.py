@@ -1,0 +1,76 @@
+"""Shared fixtures. Integration tests get a real broker and a real server, isolated per test by a
+fresh database and a fresh topic prefix, so tests never see each other's events."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import pytest
+
+from qaf_shared import contracts  # noqa: F401
+from qaf_shared.settings import KafkaSettings
+from tests.support.infra import kafka_for_tests, postgres_for_tests
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap() -> Iterator[str]:
+    with kafka_for_tests() as bootstrap:
+        yield bootstrap
+
+
+@pytest.fixture(scope="session")
+def pg_admin_url() -> Iterator[str]:
+    with postgres_for_tests() as url:
+        yield url
+
+
+def _with_database(url: str, database: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, "/" + database, parts.query, parts.fragment))
+
+
+@pytest.fixture
+async def database_url(pg_admin_url: str) -> AsyncIterator[str]:
+    """A fresh database for one test; dropped afterwards."""
+    name = "t_" + uuid.uuid4().hex[:12]
+    admin = await asyncpg.connect(pg_admin_url)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    yield _with_database(pg_admin_url, name)
+    admin = await asyncpg.connect(pg_admin_url)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@pytest.fixture
+def topic_prefix() -> str:
+    return "t" + uuid.uuid4().hex[:10] + "."
+
+
+@pytest.fixture
+def kafka_settings(kafka_bootstrap: str, topic_prefix: str) -> KafkaSettings:
+    return KafkaSettings(bootstrap_servers=kafka_bootstrap, topic_prefix=topic_prefix)
+
+
+async def eventually(check: Callable[[], object], *, timeout: float = 30.0, interval: float = 0.2) -> object:
+    """Poll `check` (sync or async) until it returns something truthy; fail with the last value."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    last: object = None
+    while True:
+        last = check()
+        if asyncio.iscoroutine(last):
+            last = await last
+        if last:
+            return last
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s (last value: {last!r})")
+        await asyncio.sleep(interval)
