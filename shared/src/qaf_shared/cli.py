@@ -42,7 +42,17 @@ async def _tokens(definition: ServiceDefinition, args: argparse.Namespace) -> in
         await pool.close()
 
 
-def service_main(make_definition: Callable[[], ServiceDefinition], argv: list[str] | None = None) -> int:
+# A service adds its own subcommands: `extend(subparsers)` registers them and returns, per command
+# name, the function that runs it with the service definition and the parsed arguments.
+CommandRunner = Callable[[ServiceDefinition, argparse.Namespace], int]
+Extension = Callable[[argparse._SubParsersAction], dict[str, CommandRunner]]  # type: ignore[type-arg]
+
+
+def service_main(
+    make_definition: Callable[[], ServiceDefinition],
+    argv: list[str] | None = None,
+    extend: Extension | None = None,
+) -> int:
     definition = make_definition()
     parser = argparse.ArgumentParser(prog=f"qaf-{definition.name}", description=definition.title)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -56,6 +66,7 @@ def service_main(make_definition: Callable[[], ServiceDefinition], argv: list[st
     revoke = token_commands.add_parser("revoke")
     revoke.add_argument("token_id")
     token_commands.add_parser("list")
+    extra = extend(commands) if extend is not None else {}
     args = parser.parse_args(argv)
 
     if args.command == "serve":
@@ -63,6 +74,8 @@ def service_main(make_definition: Callable[[], ServiceDefinition], argv: list[st
         return 0
     configure_logging(definition.name, "WARNING")
     try:
+        if args.command in extra:
+            return extra[args.command](definition, args)
         if args.command == "migrate":
             asyncio.run(_migrate(definition))
             print(f"{definition.name}: schema is up to date")
