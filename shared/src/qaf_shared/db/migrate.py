@@ -46,6 +46,8 @@ async def ensure_role_and_schema(admin_url: str, schema: str, password: str) -> 
     role = role_name(schema)
     conn = await asyncpg.connect(admin_url)
     try:
+        # Catalogue changes (roles, grants) by services starting together would otherwise collide.
+        await conn.execute("SELECT pg_advisory_lock(hashtext('qaf:bootstrap'))")
         try:
             await conn.execute(
                 f"""
@@ -71,7 +73,7 @@ async def ensure_role_and_schema(admin_url: str, schema: str, password: str) -> 
             await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
             return admin_url
     finally:
-        await conn.close()
+        await conn.close()  # also releases the advisory lock
 
 
 async def migrate_service(

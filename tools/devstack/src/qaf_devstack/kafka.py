@@ -241,8 +241,12 @@ def _wait_gone(node: KafkaNode, pid: int, timeout: float) -> bool:
 
 async def wait_until_ready(bootstrap: str, brokers: int, *, timeout: float, cluster: KafkaCluster | None = None) -> None:
     """Wait until the cluster's metadata lists `brokers` brokers."""
+    import logging
+
     from aiokafka.admin import AIOKafkaAdminClient
 
+    # Refused connections are expected while the broker starts: keep them out of the output.
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
     deadline = time.monotonic() + timeout
     last_error: Exception | None = None
     while time.monotonic() < deadline:

@@ -1,0 +1,40 @@
+# The two commands: `make up` runs the platform on its embedded defaults, `make test` runs every test.
+SHELL := /bin/bash
+UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
+
+.PHONY: up test setup jars unit integration asyncapi cluster-up cluster-down clean
+
+up: setup ## start PostgreSQL, Kafka and all five services; Ctrl-C stops everything
+	$(UV) run qaf-devstack up
+
+test: setup ## the whole suite on real Kafka and PostgreSQL (started by the tests themselves)
+	$(UV) run pytest
+
+setup: ## Python packages (uv, locked) and the Kafka jars from Maven Central
+	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
+	$(UV) sync --frozen
+	$(UV) run qaf-devstack jars >/dev/null
+
+jars:
+	$(UV) run qaf-devstack jars
+
+unit: setup
+	$(UV) run pytest tests/unit
+
+integration: setup
+	$(UV) run pytest -m integration
+
+asyncapi: ## regenerate docs/asyncapi.json from the contracts
+	$(UV) run python -m qaf_shared.asyncapi > docs/asyncapi.json
+
+cluster-up: setup ## a three-node KRaft cluster on 127.0.0.1:9192,9194,9196
+	$(UV) run qaf-devstack kafka start --cluster
+
+cluster-down:
+	$(UV) run qaf-devstack kafka stop --cluster
+
+clean: ## stop local servers and delete their data
+	-$(UV) run qaf-devstack kafka destroy
+	-$(UV) run qaf-devstack kafka destroy --cluster
+	-$(UV) run qaf-devstack postgres destroy
+	rm -rf var
