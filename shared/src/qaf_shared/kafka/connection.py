@@ -1,5 +1,6 @@
 """Kafka clients configured the platform's way: acks=all, idempotence, optional SASL/TLS."""
 
+import logging
 import ssl
 from typing import Any
 
@@ -79,4 +80,7 @@ def make_broker(settings: KafkaSettings, *, client_id: str, graceful_timeout: fl
         max_request_size=MAX_MESSAGE_BYTES,
         security=security,
         graceful_timeout=graceful_timeout,
+        # FastStream's per-message lines go through the service's JSON logging, at debug level.
+        logger=logging.getLogger("faststream"),
+        log_level=logging.DEBUG,
     )
