@@ -205,3 +205,23 @@ async def test_requests_without_a_valid_token_get_401_and_a_wrong_role_403(
         stored = await service.runtime.pool.fetchval("SELECT count(*) FROM api_tokens WHERE token_sha256 = $1",
                                                      admin["Authorization"].split(" ")[1].encode())
         assert stored == 0, "tokens are stored hashed, never in the clear"
+
+
+async def test_a_service_role_can_neither_read_nor_write_another_services_schema(database_url: str) -> None:
+    url_a = await migrate_service(database_url, "probe_a", "password-a", MIGRATIONS)
+    url_b = await migrate_service(database_url, "probe_b", "password-b", MIGRATIONS)
+    assert "qaf_probe_a" in url_a and "qaf_probe_b" in url_b
+    conn = await asyncpg.connect(url_a)
+    try:
+        await conn.execute("INSERT INTO probe_a.seen VALUES ($1, 'x', 'own')", uuid4())
+        assert await conn.fetchval("SELECT count(*) FROM probe_a.seen") == 1
+        with pytest.raises(asyncpg.InsufficientPrivilegeError):
+            await conn.fetch("SELECT * FROM probe_b.seen")
+        with pytest.raises(asyncpg.InsufficientPrivilegeError):
+            await conn.execute("INSERT INTO probe_b.seen VALUES ($1, 'x', 'other')", uuid4())
+        with pytest.raises(asyncpg.InsufficientPrivilegeError):
+            await conn.execute("CREATE TABLE public.smuggled (x int)")
+    finally:
+        await conn.close()
+    with pytest.raises(asyncpg.InvalidPasswordError):
+        await asyncpg.connect(url_a.replace("password-a", "wrong"))

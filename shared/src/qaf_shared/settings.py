@@ -1,11 +1,13 @@
 """Settings shared by every service, read from the environment with a per-service prefix.
 
-`QAF_<SERVICE>_DATABASE_URL` wins over the platform-wide `DATABASE_URL`; likewise for Kafka.
+`QAF_<SERVICE>_DATABASE_URL` wins over the platform-wide `DATABASE_URL`; Kafka settings are read from
+`KAFKA_*` (e.g. `KAFKA_BOOTSTRAP_SERVERS`), or per service as `QAF_<SERVICE>_KAFKA__BOOTSTRAP_SERVERS`.
 """
 
+import os
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_KAFKA = "127.0.0.1:9092"
@@ -39,9 +41,9 @@ class ServiceSettings(BaseSettings):
 
     service_name: str = Field(default="qaf", description="Name used in logs, consumer groups and `source`.")
     database_url: str = Field(
-        default=DEFAULT_DATABASE_URL,
-        validation_alias=AliasChoices("database_url", "DATABASE_URL"),
-        description="PostgreSQL server. The service uses its own schema and role inside it.",
+        default="",
+        description="PostgreSQL server (an admin URL: the service creates its own role and schema in it). "
+        "Unset, the platform-wide DATABASE_URL applies, then the embedded default.",
     )
     db_role_password: SecretStr = Field(
         default=SecretStr("qaf-dev-password"),
@@ -54,3 +56,10 @@ class ServiceSettings(BaseSettings):
     outbox_poll_interval_s: float = Field(default=0.2, gt=0)
     consumer_retry_backoff_s: float = Field(default=1.0, gt=0)
     graceful_timeout_s: float = Field(default=15.0, gt=0)
+
+    @model_validator(mode="after")
+    def _platform_wide_database_url(self) -> "ServiceSettings":
+        # The service's own prefixed variable wins; then DATABASE_URL; then the embedded default.
+        if not self.database_url:
+            self.database_url = os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
+        return self
