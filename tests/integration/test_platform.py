@@ -225,3 +225,34 @@ async def test_a_service_role_can_neither_read_nor_write_another_services_schema
         await conn.close()
     with pytest.raises(asyncpg.InvalidPasswordError):
         await asyncpg.connect(url_a.replace("password-a", "wrong"))
+
+
+async def test_the_http_intake_publishes_valid_events_once_and_refuses_a_bad_batch_whole(
+    database_url: str, kafka_settings: KafkaSettings
+) -> None:
+    async with running(probe_definition(database_url, kafka_settings)) as service:
+        token = await service.token("first-response", "case-system")
+        first = new_envelope(case_opened("C-INTAKE-1"), source="case-system").model_dump(mode="json")
+        second = new_envelope(case_opened("C-INTAKE-2"), source="case-system").model_dump(mode="json")
+
+        bad = dict(second, payload={**second["payload"], "child_name": "x"})
+        refused = await service.http.post("/intake/events", json=[first, bad], headers=token)
+        assert refused.status_code == 422
+        assert refused.json()["detail"] == [
+            {"index": 1, "error": refused.json()["detail"][0]["error"]}
+        ] and "child_name" in refused.json()["detail"][0]["error"]
+
+        other_service = dict(first, payload={**first["payload"], "service": "children-in-care"})
+        forbidden = await service.http.post("/intake/events", json=other_service, headers=token)
+        assert forbidden.status_code == 403 and "first-response only" in forbidden.json()["detail"]
+
+        accepted = await service.http.post("/intake/events", json=[first, second], headers=token)
+        assert accepted.status_code == 202, accepted.text
+        assert accepted.json()["accepted"] == 2
+        again = await service.http.post("/intake/events", json=first, headers=token)
+        assert again.status_code == 202
+
+        pool = service.runtime.pool
+        await eventually(lambda: pool.fetchval("SELECT count(*) = 2 FROM seen"))
+        records = await read_topic(kafka_settings, topics.CASES.name, expect=3, timeout=5)
+        assert sorted(decode(r.value).payload.case_id for r in records) == ["C-INTAKE-1", "C-INTAKE-2"]

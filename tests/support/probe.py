@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Request
 
 from qaf_shared import topics
 from qaf_shared.envelope import Envelope
-from qaf_shared.http import Principal, require_role
+from qaf_shared.http import Principal, intake_router, require_role
 from qaf_shared.kafka import PermanentFailure
 from qaf_shared.runtime import ServiceDefinition, ServiceRuntime, Subscription
 from qaf_shared.settings import KafkaSettings, ServiceSettings
@@ -62,7 +62,7 @@ def probe_definition(database_url: str, kafka: KafkaSettings) -> ServiceDefiniti
         settings=settings,
         migrations_dir=MIGRATIONS,
         subscriptions=subscriptions,
-        routers=[router],
+        routers=[router, intake_router(["case-opened", "case-updated", "case-closed"])],
     )
 
 

@@ -2,5 +2,6 @@
 
 from qaf_shared.http.auth import Principal, TokenStore, require_role
 from qaf_shared.http.app import create_http_app
+from qaf_shared.http.intake import intake_router
 
-__all__ = ["Principal", "TokenStore", "create_http_app", "require_role"]
+__all__ = ["Principal", "TokenStore", "create_http_app", "intake_router", "require_role"]

@@ -27,21 +27,22 @@ def _channel(schema: str) -> str:
     return f"qaf_outbox_{schema}"
 
 
-async def enqueue(conn: asyncpg.Connection, envelope: Envelope[Any]) -> None:
-    """Add an event to the outbox inside the caller's transaction. Idempotent on event_id."""
-    await conn.execute(
+async def enqueue(conn: asyncpg.Connection, *envelopes: Envelope[Any]) -> None:
+    """Add events to the outbox inside the caller's transaction. Idempotent on event_id."""
+    if not envelopes:
+        return
+    await conn.executemany(
         """
         INSERT INTO outbox (event_id, topic, key, event_type, body)
         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (event_id) DO NOTHING
         """,
-        envelope.event_id,
-        envelope.topic.name,
-        envelope.payload.partition_key(),
-        envelope.event_type,
-        envelope.to_bytes(),
+        [
+            (e.event_id, e.topic.name, e.payload.partition_key(), e.event_type, e.to_bytes())
+            for e in envelopes
+        ],
     )
-    schema = await conn.fetchval("SELECT current_schema()")
-    await conn.execute(f"NOTIFY {_channel(schema)}")
+    # Delivered at commit, so the relay wakes only for events that exist.
+    await conn.execute("SELECT pg_notify('qaf_outbox_' || current_schema(), '')")
 
 
 class OutboxRelay:
