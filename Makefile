@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 
-.PHONY: up test setup jars unit integration asyncapi cluster-up cluster-down clean
+.PHONY: up test setup jars unit integration asyncapi bench cluster-up cluster-down clean
 
 up: setup ## start PostgreSQL, Kafka and all five services; Ctrl-C stops everything
 	$(UV) run qaf-devstack up
@@ -38,3 +38,6 @@ clean: ## stop local servers and delete their data
 	-$(UV) run qaf-devstack kafka destroy --cluster
 	-$(UV) run qaf-devstack postgres destroy
 	rm -rf var
+
+bench: setup ## the benchmarks: results in bench/results/, summary in docs/performance.md
+	$(UV) run python -m bench.run

@@ -14,18 +14,18 @@ import pytest
 
 from qaf_shared import contracts  # noqa: F401
 from qaf_shared.settings import KafkaSettings
-from tests.support.infra import kafka_for_tests, postgres_for_tests
+from qaf_devstack.ephemeral import ephemeral_kafka, ephemeral_postgres
 
 
 @pytest.fixture(scope="session")
 def kafka_bootstrap() -> Iterator[str]:
-    with kafka_for_tests() as bootstrap:
+    with ephemeral_kafka() as bootstrap:
         yield bootstrap
 
 
 @pytest.fixture(scope="session")
 def pg_admin_url() -> Iterator[str]:
-    with postgres_for_tests() as url:
+    with ephemeral_postgres() as url:
         yield url
 
 

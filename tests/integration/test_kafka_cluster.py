@@ -16,7 +16,7 @@ from qaf_devstack.paths import VAR
 from qaf_shared import topics
 from qaf_shared.kafka import ensure_topics, make_producer
 from qaf_shared.settings import KafkaSettings
-from tests.support.infra import free_port_block
+from qaf_devstack.ephemeral import free_port_block
 
 pytestmark = [pytest.mark.integration, pytest.mark.cluster]
 

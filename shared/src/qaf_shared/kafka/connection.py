@@ -34,14 +34,14 @@ def client_options(settings: KafkaSettings) -> dict[str, Any]:
 
 
 def make_producer(settings: KafkaSettings, **overrides: Any) -> AIOKafkaProducer:
-    return AIOKafkaProducer(
+    options: dict[str, Any] = {
         **client_options(settings),
-        acks="all",
-        enable_idempotence=True,
-        max_request_size=MAX_MESSAGE_BYTES,
-        linger_ms=2,
-        **overrides,
-    )
+        "acks": "all",
+        "enable_idempotence": True,
+        "max_request_size": MAX_MESSAGE_BYTES,
+        "linger_ms": 2,
+    }
+    return AIOKafkaProducer(**{**options, **overrides})
 
 
 def make_broker(settings: KafkaSettings, *, client_id: str, graceful_timeout: float = 15.0) -> KafkaBroker:

@@ -1,4 +1,4 @@
-"""Where the tests' Kafka and PostgreSQL come from.
+"""Throw-away Kafka and PostgreSQL for tests and benchmarks.
 
 In order: `KAFKA_BOOTSTRAP_SERVERS` / `DATABASE_URL` when set; else testcontainers when a Docker
 engine answers; else the project's own launchers (Apache Kafka from Maven Central jars, embedded
@@ -49,7 +49,7 @@ def docker_engine_answers() -> bool:
 
 
 @contextmanager
-def kafka_for_tests() -> Iterator[str]:
+def ephemeral_kafka() -> Iterator[str]:
     external = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
     if external:
         yield external
@@ -70,7 +70,7 @@ def kafka_for_tests() -> Iterator[str]:
 
 
 @contextmanager
-def postgres_for_tests() -> Iterator[str]:
+def ephemeral_postgres() -> Iterator[str]:
     external = os.environ.get("DATABASE_URL")
     if external:
         yield external

@@ -1,0 +1,214 @@
+"""The benchmark harness: one run, every figure next to a baseline measured in the same run.
+
+These machines are noisy, so a rate alone says little: each figure is reported with the baseline
+that bounds it (a bare Kafka consumer, a bare produce→consume round trip, Kafka's own producer
+performance tool), measured minutes apart on the same broker. Results go to `bench/results/*.json`
+and `docs/performance.md`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import platform
+import re
+import statistics
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer
+
+from qaf_devstack.ephemeral import ephemeral_kafka, ephemeral_postgres
+from qaf_devstack.kafka import ensure_jars
+from qaf_shared.kafka import client_options, ensure_topics, make_producer
+from qaf_shared.settings import KafkaSettings
+from qaf_shared.topics import Topic
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results"
+
+
+@dataclass
+class Figure:
+    name: str
+    value: float
+    unit: str
+    goal: str = ""
+    met: bool | None = None
+    baseline_name: str = ""
+    baseline_value: float | None = None
+    ratio: float | None = None
+    notes: str = ""
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class BenchContext:
+    bootstrap: str
+    database_url: str
+
+    def kafka(self, prefix: str | None = None) -> KafkaSettings:
+        return KafkaSettings(bootstrap_servers=self.bootstrap, topic_prefix=prefix if prefix is not None else
+                             "b" + uuid.uuid4().hex[:8] + ".")
+
+
+@contextmanager
+def bench_context() -> Iterator[BenchContext]:
+    with ExitStack() as stack:
+        bootstrap = stack.enter_context(ephemeral_kafka())
+        database_url = stack.enter_context(ephemeral_postgres())
+        yield BenchContext(bootstrap, database_url)
+
+
+# ---- baselines ---------------------------------------------------------------------------------
+
+
+async def produce_raw(settings: KafkaSettings, topic: str, messages: list[tuple[bytes, bytes]]) -> float:
+    """Publish (key, value) pairs as fast as acks=all allows; returns seconds taken."""
+    producer = make_producer(settings, linger_ms=5, max_batch_size=256 * 1024)
+    await producer.start()
+    started = time.perf_counter()
+    try:
+        batch = []
+        for key, value in messages:
+            batch.append(await producer.send(topic, value, key=key))
+            if len(batch) >= 5000:
+                await asyncio.gather(*batch)
+                batch = []
+        await asyncio.gather(*batch)
+    finally:
+        await producer.stop()
+    return time.perf_counter() - started
+
+
+async def bare_consume_rate(settings: KafkaSettings, topic: str, expect: int) -> float:
+    """Events/s of an aiokafka consumer reading `topic` from the start, doing nothing with them."""
+    consumer = AIOKafkaConsumer(
+        topic, **client_options(settings), group_id=f"bare-{uuid.uuid4().hex[:8]}",
+        auto_offset_reset="earliest", enable_auto_commit=False, max_poll_records=5000,
+        fetch_max_bytes=50 * 1024 * 1024, max_partition_fetch_bytes=10 * 1024 * 1024,
+    )
+    await consumer.start()
+    seen = 0
+    try:
+        started = None
+        while seen < expect:
+            batch = await consumer.getmany(timeout_ms=1000, max_records=5000)
+            if started is None and batch:
+                started = time.perf_counter()
+            seen += sum(len(records) for records in batch.values())
+        assert started is not None
+        return seen / (time.perf_counter() - started)
+    finally:
+        await consumer.stop()
+
+
+async def round_trip_latencies(settings: KafkaSettings, *, rate: float, seconds: float) -> list[float]:
+    """Milliseconds from send to receipt for a bare producer→consumer pair at a steady rate."""
+    topic = Topic("bench.round-trip", "key", 1, "baseline")
+    await ensure_topics(settings, (topic,))
+    name = settings.topic_prefix + topic.name
+    consumer = AIOKafkaConsumer(name, **client_options(settings), group_id=f"rt-{uuid.uuid4().hex[:8]}",
+                                auto_offset_reset="latest", enable_auto_commit=False, fetch_max_wait_ms=5)
+    await consumer.start()
+    await asyncio.sleep(1.0)  # let the consumer take its partition before the first send
+    producer = make_producer(settings, linger_ms=0)
+    await producer.start()
+    latencies: list[float] = []
+    total = int(rate * seconds)
+
+    async def receive() -> None:
+        while len(latencies) < total:
+            for records in (await consumer.getmany(timeout_ms=200)).values():
+                now = time.perf_counter()
+                latencies.extend((now - float(r.value)) * 1000 for r in records)
+
+    receiver = asyncio.create_task(receive())
+    started = time.perf_counter()
+    for i in range(total):
+        await asyncio.sleep(max(0.0, started + i / rate - time.perf_counter()))
+        await producer.send(name, str(time.perf_counter()).encode(), key=b"k")
+    await asyncio.wait_for(receiver, timeout=seconds + 30)
+    await producer.stop()
+    await consumer.stop()
+    return latencies
+
+
+def kafka_producer_performance(bootstrap: str, topic: str, *, records: int, record_size: int) -> float:
+    """Records/s by Kafka's own ProducerPerformance tool (kafka-tools jar), acks=all."""
+    libs = ensure_jars()
+    result = subprocess.run(
+        ["java", "-Xmx512m", "-cp", f"{libs}/*", "org.apache.kafka.tools.ProducerPerformance",
+         "--topic", topic, "--num-records", str(records), "--record-size", str(record_size),
+         "--throughput", "-1", "--producer-props", f"bootstrap.servers={bootstrap}", "acks=all",
+         "enable.idempotence=true"],
+        capture_output=True, text=True, check=True,
+    )
+    summary = result.stdout.strip().splitlines()[-1]
+    match = re.search(r"([\d.]+) records/sec", summary)
+    if not match:
+        raise RuntimeError(f"could not read ProducerPerformance output: {summary}")
+    return float(match.group(1))
+
+
+def percentiles(values: list[float]) -> dict[str, float]:
+    ordered = sorted(values)
+    q = statistics.quantiles(ordered, n=100, method="inclusive")
+    return {"p50": q[49], "p95": q[94], "p99": q[98], "max": ordered[-1], "count": len(ordered)}
+
+
+# ---- results -----------------------------------------------------------------------------------
+
+
+def machine() -> dict[str, Any]:
+    return {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()}
+
+
+def write_results(name: str, figures: list[Figure], profile: str = "") -> Path:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"{name}.json"
+    path.write_text(json.dumps({
+        "bench": name, "measured_at": datetime.now(UTC).isoformat(), "machine": machine(),
+        "figures": [asdict(f) for f in figures], "profile": profile,
+    }, indent=2) + "\n")
+    return path
+
+
+def format_table(figures: list[Figure]) -> str:
+    lines = ["| figure | value | baseline (same run) | ratio | goal | met |", "|---|---|---|---|---|---|"]
+    for f in figures:
+        baseline = f"{f.baseline_name}: {f.baseline_value:,.1f}" if f.baseline_value is not None else "—"
+        ratio = f"{f.ratio:.2f}" if f.ratio is not None else "—"
+        met = {True: "yes", False: "**no**", None: "—"}[f.met]
+        lines.append(f"| {f.name} | {f.value:,.1f} {f.unit} | {baseline} | {ratio} | {f.goal or '—'} | {met} |")
+    return "\n".join(lines)
+
+
+def write_performance_doc() -> Path:
+    """docs/performance.md from every result file: the figures, what limited each, the profiles."""
+    sections = ["# Performance", "",
+                "Generated by `make bench` from `bench/results/*.json`; do not edit by hand. Every rate sits "
+                "next to a baseline measured in the same run on the same machine.", ""]
+    for path in sorted(RESULTS.glob("*.json")):
+        data = json.loads(path.read_text())
+        figures = [Figure(**f) for f in data["figures"]]
+        sections += [f"## {data['bench']}", "",
+                     f"Measured {data['measured_at'][:19]} UTC on {data['machine']['cpus']} cores, "
+                     f"Python {data['machine']['python']}.", "", format_table(figures), ""]
+        for f in figures:
+            if f.notes:
+                sections += [f"- **{f.name}**: {f.notes}"]
+        if data.get("profile"):
+            sections += ["", "Top frames of the profile:", "", "```", data["profile"].strip(), "```"]
+        sections.append("")
+    doc = ROOT / "docs" / "performance.md"
+    doc.write_text("\n".join(sections))
+    return doc
