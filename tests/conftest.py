@@ -74,3 +74,9 @@ async def eventually(check: Callable[[], object], *, timeout: float = 30.0, inte
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"condition not met within {timeout}s (last value: {last!r})")
         await asyncio.sleep(interval)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    from tests.support import reliability
+
+    reliability.flush()
