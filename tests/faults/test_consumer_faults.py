@@ -49,32 +49,39 @@ async def applied(conn: asyncpg.Connection) -> tuple[int, int]:
     return row["applied"], row["doubled"]
 
 
+async def applied_at_least(conn: asyncpg.Connection, count: int) -> bool:
+    try:
+        return await conn.fetchval("SELECT count(*) >= $1 FROM probe.applications", count)
+    except asyncpg.UndefinedTableError:  # the first probe has not migrated yet
+        return False
+
+
 async def test_consumer_sigkilled_at_random_points_loses_nothing_and_doubles_nothing(
     database_url: str, kafka_settings: KafkaSettings, full: bool
 ) -> None:
-    total, kills = (50_000, 20) if full else (6_000, 5)
+    total, kills = (50_000, 20) if full else (10_000, 5)
     await ensure_topics(kafka_settings)
     sent = events(total, duplicates_every=10)
     await produce(kafka_settings, *sent)
+    # Kill at random points of the work: after a random number of events has been applied.
     rng = random.Random(2013)
-    conn = None
+    kill_points = sorted(rng.sample(range(1, total), kills))
+    conn = await asyncpg.connect(database_url)
     try:
-        for kill in range(kills):
-            probe = await ProbeProcess(database_url, kafka_settings).start()
-            await asyncio.sleep(rng.uniform(0.5, 3.0))
+        progress = []
+        for point in kill_points:
+            probe = await ProbeProcess(database_url, kafka_settings).start(wait_ready=False)
+            await eventually(lambda: applied_at_least(conn, point), timeout=120, interval=0.01)
             probe.kill()
-            if conn is None:
-                conn = await asyncpg.connect(database_url)
-        assert conn is not None
-        progress_at_last_kill = (await applied(conn))[0]
+            progress.append((await applied(conn))[0])
         final = await ProbeProcess(database_url, kafka_settings).start()
         try:
             await eventually(lambda: conn.fetchval("SELECT count(*) = $1 FROM probe.applications", total),
-                             timeout=300, interval=1)
+                             timeout=300, interval=0.5)
         finally:
             assert await final.terminate() == 0
         count, doubled = await applied(conn)
-        assert progress_at_last_kill < total, "the kills should land while work remains"
+        assert all(p < total for p in progress), f"every kill lands while work remains: {progress}"
         assert count == total and doubled == 0
         reliability.record(
             "consumer crashes (SIGKILL)",
@@ -83,8 +90,7 @@ async def test_consumer_sigkilled_at_random_points_loses_nothing_and_doubles_not
             events_sent=len(sent), distinct=total, kills=kills, lost=total - count, doubled=doubled,
         )
     finally:
-        if conn is not None:
-            await conn.close()
+        await conn.close()
 
 
 async def test_sigterm_under_load_finishes_in_flight_work_and_restart_applies_nothing_twice(

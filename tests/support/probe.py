@@ -82,26 +82,25 @@ def main() -> None:
     database_url, bootstrap, prefix = sys.argv[1:4]
     crash_key = sys.argv[4].encode() if len(sys.argv) > 4 else None
     if crash_key:
-        original = consumer_module.EventConsumer.handle_record
+        original = consumer_module.EventConsumer._apply_together
 
-        async def handle_then_crash(self: Any, record: Any) -> Any:
-            result = await original(self, record)
-            if record.key == crash_key:
+        async def apply_then_crash(self: Any, items: Any) -> Any:
+            result = await original(self, items)  # the transaction has committed here
+            if any(record.key == crash_key for record, _ in items):
                 os.kill(os.getpid(), signal.SIGKILL)
             return result
 
-        consumer_module.EventConsumer.handle_record = handle_then_crash  # type: ignore[method-assign]
+        consumer_module.EventConsumer._apply_together = apply_then_crash  # type: ignore[method-assign]
 
     configure_logging("probe", "INFO")
     definition = probe_definition(database_url, KafkaSettings(bootstrap_servers=bootstrap, topic_prefix=prefix))
 
     async def run() -> None:
+        stop = asyncio.Event()
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
         runtime = ServiceRuntime(definition)
         await runtime.start()
         print("PROBE READY", flush=True)
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        loop.add_signal_handler(signal.SIGTERM, stop.set)
         await stop.wait()
         await runtime.stop()
 

@@ -127,6 +127,11 @@ class ServiceRuntime:
             auto_offset_reset="earliest",
             ack_policy=AckPolicy.MANUAL,
             max_poll_interval_ms=600_000,
+            # Records arrive in batches applied in one transaction each (offsets after the commit);
+            # a lone record waits no longer than batch_timeout_ms.
+            batch=True,
+            max_records=self.settings.consumer_batch_size,
+            batch_timeout_ms=self.settings.consumer_batch_timeout_ms,
         )(handler)
 
     async def _supervise(self, task: BackgroundTask) -> None:

@@ -55,6 +55,8 @@ class ServiceSettings(BaseSettings):
     log_level: str = "INFO"
     outbox_poll_interval_s: float = Field(default=0.2, gt=0)
     consumer_retry_backoff_s: float = Field(default=1.0, gt=0)
+    consumer_batch_size: int = Field(default=500, ge=1, le=10_000, description="Most records applied in one transaction.")
+    consumer_batch_timeout_ms: int = Field(default=20, ge=0, description="How long a fetch waits for more records.")
     graceful_timeout_s: float = Field(default=15.0, gt=0)
 
     @model_validator(mode="after")

@@ -15,7 +15,7 @@ For each message:
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -69,23 +69,63 @@ class EventConsumer:
     topic_prefix: str = ""
     _stopping: bool = field(default=False, init=False)
 
+    def _decode(self, record: ConsumerRecord) -> Envelope[Any]:
+        return decode(record.value, expected_topic=logical_name(record.topic, self.topic_prefix))
+
     async def handle_record(self, record: ConsumerRecord) -> DeadLetter | None:
         """Apply one record. Returns the dead letter it became, if any. Raises on passing failures."""
         try:
-            envelope = decode(record.value, expected_topic=logical_name(record.topic, self.topic_prefix))
+            envelope = self._decode(record)
         except ContractViolation as exc:
             return await self._dead_letter(record, str(exc))
-        handler = self.handlers.get(envelope.event_type)
-        if handler is None:
+        if envelope.event_type not in self.handlers:
             EVENTS_HANDLED.labels(self.name, envelope.event_type, "ignored").inc()
             return None
+        return await self._apply_alone(record, envelope)
+
+    async def handle_batch(self, records: Sequence[ConsumerRecord]) -> list[DeadLetter]:
+        """Apply records in one transaction, falling back to one each when one of them cannot be applied.
+
+        Raises on passing failures, so the caller retries the whole batch and commits nothing.
+        """
+        dead: list[DeadLetter] = []
+        decoded: list[tuple[ConsumerRecord, Envelope[Any]]] = []
+        for record in records:
+            try:
+                envelope = self._decode(record)
+            except ContractViolation as exc:
+                dead.append(await self._dead_letter(record, str(exc)))
+                continue
+            if envelope.event_type not in self.handlers:
+                EVENTS_HANDLED.labels(self.name, envelope.event_type, "ignored").inc()
+                continue
+            decoded.append((record, envelope))
+        if len(decoded) == 1:
+            letter = await self._apply_alone(*decoded[0])
+            return dead + ([letter] if letter else [])
+        if not decoded:
+            return dead
+        try:
+            await self._apply_together(decoded)
+        except TRANSIENT_ERRORS:
+            raise
+        except Exception:
+            # One event of the batch cannot be applied: apply each on its own, so only it is dead-lettered.
+            log.info("consumer.batch_split", records=len(decoded))
+            for record, envelope in decoded:
+                letter = await self._apply_alone(record, envelope)
+                if letter:
+                    dead.append(letter)
+        return dead
+
+    async def _apply_alone(self, record: ConsumerRecord, envelope: Envelope[Any]) -> DeadLetter | None:
         with structlog.contextvars.bound_contextvars(
             event_id=str(envelope.event_id),
             correlation_id=str(envelope.correlation_id),
             event_type=envelope.event_type,
         ):
             try:
-                applied = await self._apply(record, envelope, handler)
+                applied = await self._apply_together([(record, envelope)])
             except TRANSIENT_ERRORS:
                 raise
             except PermanentFailure as exc:
@@ -95,31 +135,37 @@ class EventConsumer:
             except Exception as exc:  # a bug must not block the partition
                 log.exception("consumer.handler_failed")
                 return await self._dead_letter(record, f"handler failed: {type(exc).__name__}: {exc}")
-            outcome = "applied" if applied else "duplicate"
-            EVENTS_HANDLED.labels(self.name, envelope.event_type, outcome).inc()
-            log.debug("consumer.event_handled", outcome=outcome)
+            log.debug("consumer.event_handled", outcome="applied" if applied else "duplicate")
         return None
 
-    async def _apply(self, record: ConsumerRecord, envelope: Envelope[Any], handler: EventHandler) -> bool:
+    async def _apply_together(self, items: Sequence[tuple[ConsumerRecord, Envelope[Any]]]) -> int:
+        """One transaction: record every event id, apply those seen for the first time, in order."""
         async with self.pool.acquire() as conn, conn.transaction():
-            first_time = await conn.fetchval(
+            rows = await conn.fetch(
                 """
                 INSERT INTO processed_events (consumer, event_id, event_type, topic, partition, "offset")
-                VALUES ($1, $2, $3, $4, $5, $6)
+                SELECT $1, * FROM unnest($2::uuid[], $3::text[], $4::text[], $5::int[], $6::bigint[])
                 ON CONFLICT (consumer, event_id) DO NOTHING
-                RETURNING true
+                RETURNING event_id
                 """,
                 self.name,
-                envelope.event_id,
-                envelope.event_type,
-                record.topic,
-                record.partition,
-                record.offset,
+                [e.event_id for _, e in items],
+                [e.event_type for _, e in items],
+                [r.topic for r, _ in items],
+                [r.partition for r, _ in items],
+                [r.offset for r, _ in items],
             )
-            if not first_time:
-                return False
-            await handler(conn, envelope)
-            return True
+            fresh = {row["event_id"] for row in rows}
+            applied = 0
+            for _, envelope in items:
+                if envelope.event_id in fresh:
+                    fresh.discard(envelope.event_id)  # the same event twice in one batch applies once
+                    await self.handlers[envelope.event_type](conn, envelope)
+                    applied += 1
+                    EVENTS_HANDLED.labels(self.name, envelope.event_type, "applied").inc()
+                else:
+                    EVENTS_HANDLED.labels(self.name, envelope.event_type, "duplicate").inc()
+            return applied
 
     async def _dead_letter(self, record: ConsumerRecord, reason: str) -> DeadLetter:
         reason = reason[:MAX_REASON_LENGTH]
@@ -157,17 +203,26 @@ class EventConsumer:
         return DeadLetter(reason)
 
     async def on_message(self, message: Any) -> None:
-        """FastStream entry point (AckPolicy.MANUAL): ack after commit, nack to retry."""
-        record: ConsumerRecord = message.raw_message
+        """FastStream entry point (AckPolicy.MANUAL): ack after commit, nack to retry from the same place.
+
+        The message is one record, or a batch of them (a subscriber with `batch=True`).
+        """
+        raw = message.raw_message
+        records: Sequence[ConsumerRecord] = raw if isinstance(raw, tuple) else (raw,)
         try:
-            await self.handle_record(record)
+            if len(records) == 1:
+                await self.handle_record(records[0])
+            else:
+                await self.handle_batch(records)
         except TRANSIENT_ERRORS as exc:
             TRANSIENT_FAILURES.labels(self.name).inc()
+            first = records[0]
             log.warning(
                 "consumer.transient_failure",
-                topic=record.topic,
-                partition=record.partition,
-                offset=record.offset,
+                topic=first.topic,
+                partition=first.partition,
+                offset=first.offset,
+                records=len(records),
                 error=type(exc).__name__,
             )
             await asyncio.sleep(self.retry_backoff_s)
