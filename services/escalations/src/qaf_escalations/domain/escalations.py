@@ -169,22 +169,8 @@ class Escalation:
         calendar: WorkingCalendar,
         timescales: EscalationTimescales,
     ) -> list[Emitted]:
-        self._must_be_open("progress")
         current = self.current
-        if to_stage is None:
-            if current.stage == STAGES[-1]:
-                raise IllegalTransition(
-                    f"escalation {self.escalation_id} is already at the last stage ({current.stage}); "
-                    "it can only be resolved or withdrawn now"
-                )
-            to_stage = STAGES[stage_rank(current.stage) + 1]
-        elif stage_rank(to_stage) <= stage_rank(current.stage):
-            direction = "the stage it is at" if to_stage == current.stage else "backwards"
-            raise IllegalTransition(
-                f"escalation {self.escalation_id} is at stage {current.stage}; progressing to {to_stage} "
-                f"would go {direction} (escalations only move up the management line)",
-                "to_stage",
-            )
+        to_stage = self.target_of_progress(to_stage)
         self._not_before(on, current.started_on, "progressed_on")
         emitted = self._overdue_if_late(on)
         current.ended_on, current.ended_by = on, "progressed"
@@ -208,6 +194,26 @@ class Escalation:
             )
         )
         return emitted
+
+    def target_of_progress(self, to_stage: EscalationStage | None) -> EscalationStage:
+        """The stage a progression goes to (the next one unless named), or why it cannot."""
+        self._must_be_open("progress")
+        current = self.current
+        if to_stage is None:
+            if current.stage == STAGES[-1]:
+                raise IllegalTransition(
+                    f"escalation {self.escalation_id} is already at the last stage ({current.stage}); "
+                    "it can only be resolved or withdrawn now"
+                )
+            return STAGES[stage_rank(current.stage) + 1]
+        if stage_rank(to_stage) <= stage_rank(current.stage):
+            direction = "the stage it is at" if to_stage == current.stage else "backwards"
+            raise IllegalTransition(
+                f"escalation {self.escalation_id} is at stage {current.stage}; progressing to {to_stage} "
+                f"would go {direction} (escalations only move up the management line)",
+                "to_stage",
+            )
+        return to_stage
 
     def resolve(self, *, on: date, outcome: EscalationOutcome) -> list[Emitted]:
         if outcome not in RESOLUTION_OUTCOMES:
