@@ -164,6 +164,15 @@ async def test_an_escalation_raised_progressed_and_resolved_publishes_valid_even
         reporting = await svc.token("PERF", "reporting")
         assert "notes" not in (await svc.http.get("/escalations/E-1", headers=reporting)).json()
 
+        report = await svc.http.get("/escalations/timeliness", headers=reporting, params={"as_of": "2014-01-10"})
+        assert report.status_code == 200, report.text
+        rows = {(r["stage"], r["service"]): r for r in report.json()["rows"]}
+        ss = "safeguarding-and-support"
+        assert set(rows) == {("informal", ss), ("team-manager", ss), ("service-manager", ss)}
+        for stage in ("informal", "team-manager"):
+            assert (rows[(stage, ss)]["answered"], rows[(stage, ss)]["answered_within_timescale"]) == (1, 1)
+        assert (rows[("service-manager", ss)]["open"], rows[("service-manager", ss)]["open_overdue"]) == (1, 0)
+
 
 def _cli_sweep(database_url: str, as_of: str) -> subprocess.CompletedProcess[str]:
     env = os.environ | {"DATABASE_URL": database_url, "QAF_ESCALATIONS_TODAY": TODAY.isoformat()}

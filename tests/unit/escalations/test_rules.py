@@ -15,7 +15,8 @@ from qaf_escalations.domain.errors import InvalidInput, NotAllowed
 from qaf_escalations.domain.escalations import Escalation, EscalationTimescales
 from qaf_escalations.domain.permissions import Actor, check_may_act, raiser
 from qaf_escalations.domain.themes import COMPLAINT_CATEGORY_THEMES, ESCALATION_REASON_THEMES
-from qaf_escalations.domain.timeliness import timeliness
+from qaf_escalations.domain.escalations import Step
+from qaf_escalations.domain.timeliness import escalation_timeliness, timeliness
 
 
 def test_every_reason_and_category_maps_to_a_theme() -> None:
@@ -97,3 +98,21 @@ def test_timeliness_counts_by_stage_and_service() -> None:
     assert cic["answered_late"] == 1 and cic["withdrawn"] == 1 and cic["escalated_unanswered"] == 1
     assert cic["open"] == 1 and cic["open_overdue"] == 1 and cic["percent_within_timescale"] == 50.0
     assert rows[1].open == 1 and rows[1].open_overdue == 0
+
+
+def test_escalation_timeliness_counts_stages_answered_within_their_due_date() -> None:
+    tm, informal = EscalationStage.TEAM_MANAGER, EscalationStage.INFORMAL
+    fr = Service.FIRST_RESPONSE
+    steps = [
+        (fr, Step(informal, date(2013, 10, 1), date(2013, 10, 8), "M-1", date(2013, 10, 8), "progressed"), False),
+        (fr, Step(informal, date(2013, 10, 1), date(2013, 10, 8), "M-1", date(2013, 10, 9), "resolved"), True),
+        (fr, Step(tm, date(2013, 10, 8), date(2013, 10, 15), "M-2"), True),
+        (fr, Step(tm, date(2013, 10, 8), date(2013, 10, 15), "M-2"), False),
+    ]
+    early = escalation_timeliness(steps, as_of=date(2013, 10, 15))
+    rows = {r.stage: r for r in early}
+    assert (rows[informal].answered, rows[informal].answered_within_timescale, rows[informal].answered_late) == (1 + 1, 1, 1)
+    assert rows[informal].reported_overdue == 1 and rows[informal].percent_within_timescale == 50.0
+    assert (rows[tm].open, rows[tm].open_overdue, rows[tm].reported_overdue) == (2, 0, 1)
+    late = {r.stage: r for r in escalation_timeliness(steps, as_of=date(2013, 10, 16))}
+    assert late[tm].open_overdue == 2

@@ -34,7 +34,12 @@ from qaf_escalations.domain.errors import AlreadyExists, IllegalTransition, Inva
 from qaf_escalations.domain.escalations import Escalation, EscalationTimescales
 from qaf_escalations.domain.events import Emitted, not_in_future
 from qaf_escalations.domain.permissions import Actor, check_may_act, raiser
-from qaf_escalations.domain.timeliness import TimelinessRow, timeliness
+from qaf_escalations.domain.timeliness import (
+    EscalationTimelinessRow,
+    TimelinessRow,
+    escalation_timeliness,
+    timeliness,
+)
 
 SOURCE = "escalations"
 log = structlog.get_logger(__name__)
@@ -65,12 +70,6 @@ def _new_id(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:12].upper()}"
 
 
-async def _accept_date(repo: Repository, ctx: Context, value: date, field_name: str) -> date:
-    not_in_future(value, field_name, ctx.today())
-    await repo.advance_event_clock(value)
-    return value
-
-
 # --- escalations ------------------------------------------------------------------------------
 
 
@@ -92,7 +91,7 @@ async def raise_escalation(
 ) -> Escalation:
     repo = Repository(conn)
     role, raised_by = raiser(actor, raised_by_role, raised_by_id)
-    await _accept_date(repo, ctx, raised_on, "raised_on")
+    not_in_future(raised_on, "raised_on", ctx.today())
     case = await repo.get_case(case_id)
     if case is None or case.service is None:
         raise InvalidInput(
@@ -134,6 +133,7 @@ async def raise_escalation(
     )
     await repo.save_escalation(escalation)
     await repo.add_note("escalation", escalation_id, "raise", raised_on, actor.id, note)
+    await repo.advance_event_clock(raised_on)
     await _emit(conn, emitted)
     log.info("escalation.raised", escalation_id=escalation_id, case_id=case_id, stage=stage.value)
     return escalation
@@ -161,7 +161,7 @@ async def progress_escalation(
     escalation = await _escalation_for_update(repo, escalation_id)
     check_may_act(actor, escalation, "progress")
     target = escalation.target_of_progress(to_stage)
-    await _accept_date(repo, ctx, progressed_on, "progressed_on")
+    not_in_future(progressed_on, "progressed_on", ctx.today())
     if addressed_to_manager_id is None:
         if target is not EscalationStage.TEAM_MANAGER:
             raise InvalidInput(
@@ -180,6 +180,7 @@ async def progress_escalation(
     )
     await repo.save_escalation(escalation)
     await repo.add_note("escalation", escalation_id, "progress", progressed_on, actor.id, note)
+    await repo.advance_event_clock(progressed_on)
     await _emit(conn, emitted)
     log.info("escalation.progressed", escalation_id=escalation_id, stage=target.value)
     return escalation
@@ -274,6 +275,18 @@ async def background_as_of(pool: asyncpg.Pool, ctx: Context, basis: str) -> date
     return min(latest, today) if latest else None
 
 
+async def escalations_timeliness(
+    conn: asyncpg.Connection, ctx: Context, *, as_of: date | None, started_from: date | None,
+    started_to: date | None, service: Service | None,
+) -> tuple[date, list[EscalationTimelinessRow]]:
+    as_of = as_of or ctx.today()
+    not_in_future(as_of, "as_of", ctx.today())
+    steps = await Repository(conn).escalation_steps(
+        started_from=started_from, started_to=started_to, service=service.value if service else None
+    )
+    return as_of, escalation_timeliness(steps, as_of)
+
+
 def escalation_view(escalation: Escalation, notes: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     view: dict[str, Any] = {
         "escalation_id": escalation.escalation_id,
@@ -327,7 +340,7 @@ async def log_complaint(
     note: str | None = None,
 ) -> Complaint:
     repo = Repository(conn)
-    await _accept_date(repo, ctx, received_on, "received_on")
+    not_in_future(received_on, "received_on", ctx.today())
     if case_id is not None:
         case = await repo.get_case(case_id)
         if case is None or case.service is None:
@@ -354,6 +367,7 @@ async def log_complaint(
     )
     await repo.save_complaint(complaint)
     await repo.add_note("complaint", complaint_id, "log", received_on, actor.id, note)
+    await repo.advance_event_clock(received_on)
     await _emit(conn, emitted)
     log.info("complaint.logged", complaint_id=complaint_id, category=category.value)
     return complaint

@@ -8,7 +8,8 @@ Escalations
 - `POST /escalations/{id}/progress`, `/withdraw`: the CPA/IRO who raised it, or qa-admin.
 - `POST /escalations/{id}/resolve`: the CPA/IRO who raised it, qa-admin, or the addressed manager's
   side: a case-system token whose principal is the addressed team or manager.
-- `GET /escalations`, `GET /escalations/{id}`: cpa, iro, qa-admin, case-system, reporting.
+- `GET /escalations`, `GET /escalations/{id}`, `GET /escalations/timeliness`: cpa, iro, qa-admin,
+  case-system, reporting.
 - `POST /escalations/overdue-sweep`: qa-admin; reports overdue stages as of a date.
 
 Complaints desk
@@ -191,6 +192,28 @@ def build_router(ctx: sl.Context) -> APIRouter:
             )
             items = [sl.escalation_view(e) for i in ids if (e := await repo.get_escalation(i)) is not None]
         return {"escalations": items, "count": len(items)}
+
+    @router.get("/escalations/timeliness", tags=["escalations"], summary="Timeliness by stage and service")
+    async def escalations_timeliness(
+        request: Request,
+        as_of: Annotated[date | None, Query(description="For open stages past due; defaults to today.")] = None,
+        started_from: Annotated[date | None, Query()] = None,
+        started_to: Annotated[date | None, Query()] = None,
+        service: Annotated[Service | None, Query()] = None,
+        principal: Principal = Depends(require_role(*READING_ROLES)),
+    ) -> dict[str, Any]:
+        """Per stage and service, of the stages started in the period: how many were answered (left by
+        progression, resolution or withdrawal), how many within timescale, late, reported overdue, open."""
+        async with transaction(request) as conn:
+            as_of_used, rows = await sl.escalations_timeliness(
+                conn, ctx, as_of=as_of, started_from=started_from, started_to=started_to, service=service
+            )
+        return {
+            "as_of": as_of_used,
+            "started_from": started_from,
+            "started_to": started_to,
+            "rows": [row.as_dict() for row in rows],
+        }
 
     @router.get("/escalations/{escalation_id}", tags=["escalations"], summary="One escalation and its stages")
     async def get_escalation(

@@ -225,6 +225,29 @@ class Repository:
         )
         return [r["escalation_id"] for r in rows]
 
+    async def escalation_steps(
+        self, *, started_from: date | None, started_to: date | None, service: str | None
+    ) -> list[tuple[Service, Step, bool]]:
+        rows = await self.conn.fetch(
+            """
+            SELECT e.service, s.*, (o.escalation_id IS NOT NULL) AS reported_overdue
+            FROM escalation_steps s JOIN escalations e USING (escalation_id)
+            LEFT JOIN escalation_overdue o ON o.escalation_id = s.escalation_id AND o.stage = s.stage
+            WHERE ($1::date IS NULL OR s.started_on >= $1) AND ($2::date IS NULL OR s.started_on <= $2)
+              AND ($3::text IS NULL OR e.service = $3)
+            """,
+            started_from, started_to, service,
+        )
+        return [
+            (
+                Service(r["service"]),
+                Step(EscalationStage(r["stage"]), r["started_on"], r["due_on"], r["addressed_to_manager_id"],
+                     r["ended_on"], r["ended_by"]),
+                r["reported_overdue"],
+            )
+            for r in rows
+        ]
+
     # --- complaints ---------------------------------------------------------------------------
 
     async def complaint_exists(self, complaint_id: str) -> bool:
