@@ -73,12 +73,12 @@ class Repository:
             )
 
     async def close_case(self, *, case_id: str, closed_on: date, at: datetime) -> None:
+        """Record a closure (a later case-opened reopens the case; a case-updated does not)."""
         await self.conn.execute(
             """
             INSERT INTO cases (case_id, closed_on, closed_at) VALUES ($1, $2, $3)
             ON CONFLICT (case_id) DO UPDATE SET closed_on = excluded.closed_on, closed_at = excluded.closed_at
-            WHERE (cases.closed_at IS NULL OR cases.closed_at <= excluded.closed_at)
-              AND (cases.state_at IS NULL OR cases.state_at <= excluded.closed_at)
+            WHERE cases.closed_at IS NULL OR cases.closed_at <= excluded.closed_at
             """,
             case_id, closed_on, at,
         )
