@@ -46,7 +46,7 @@ def _loc(field: str) -> list[str | int]:
 
 def unprocessable(errors: list[FieldError]) -> HTTPException:
     return HTTPException(
-        status.HTTP_422_UNPROCESSABLE_ENTITY,
+        422,
         detail=[{"loc": _loc(e.field), "field": e.field, "msg": e.message, "type": "value_error"} for e in errors],
     )
 
