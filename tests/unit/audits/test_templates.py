@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 
 import pytest
 
 from qaf_shared.vocabulary import ACTION_PLAN_THEMES, Theme
 
-from qaf_audits.adapters.template_files import packaged_templates
+from qaf_audits.adapters.template_files import packaged_templates, read_template_file
 from qaf_audits.domain.templates import TemplateInvalid, TemplateKind, parse_template
 
 # Question ids other services rely on (the actions service watches them as indicators).
@@ -94,3 +95,12 @@ def test_question_ids_are_unique_within_a_template() -> None:
     question = {"id": "q", "text": "?", "theme": "fathers"}
     with pytest.raises(TemplateInvalid, match="'q' is used more than once"):
         parse_template(themed(questions=[question, question]))
+
+
+EXAMPLES = Path(__file__).resolve().parents[3] / "services" / "audits" / "examples" / "themed"
+
+
+@pytest.mark.parametrize("path", sorted(EXAMPLES.glob("*.yaml")), ids=lambda p: p.stem)
+def test_the_example_themed_templates_of_the_report_are_valid(path: Path) -> None:
+    template = read_template_file(path)
+    assert template.kind is TemplateKind.THEMED and template.id == path.stem
