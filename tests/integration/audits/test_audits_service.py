@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -290,8 +291,18 @@ THEMED = {
 async def test_a_themed_template_is_loaded_allocated_by_case_list_and_moderated(
     database_url: str, kafka_settings: KafkaSettings
 ) -> None:
+    # Ops may load a themed template from a file too.
+    example = Path(__file__).resolve().parents[3] / "services/audits/examples/themed/pre-birth-referrals.yaml"
+    settings = settings_for(database_url, kafka_settings, moderation_share=1.0)
+    code = await asyncio.to_thread(service_main, lambda: definition(settings), ["load-template", str(example)],
+                                   cli_extension)
+    assert code == 0
     async with audits_service(database_url, kafka_settings, moderation_share=1.0) as service:
         admin = await service.token("U-QA-1", "qa-admin")
+        listed = (await service.http.get("/templates", headers=admin)).json()
+        assert {(t["template_id"], t["version"], t["source"]) for t in listed} == {
+            ("light-touch", 1, "package"), ("pre-birth-referrals", 1, "api"),
+        }
         auditor = await service.token("M-AUD-1", "auditor")
         assert (await service.http.post("/templates", json=THEMED, headers=auditor)).status_code == 403
         broken = await service.http.post("/templates", json=THEMED | {"questions": [{"id": "x", "text": "?",

@@ -8,7 +8,7 @@ from qaf_shared.vocabulary import Grade
 
 from qaf_audits.domain.moderation import GradePair, ModerationInvalid, agreement, is_sampled, validate_regrading
 
-G, RI, I, O = Grade.GOOD, Grade.REQUIRES_IMPROVEMENT, Grade.INADEQUATE, Grade.OUTSTANDING
+G, RI, INAD, OUTS = Grade.GOOD, Grade.REQUIRES_IMPROVEMENT, Grade.INADEQUATE, Grade.OUTSTANDING
 
 
 def test_the_sample_is_deterministic_and_close_to_the_share() -> None:
@@ -31,7 +31,7 @@ def test_a_larger_share_keeps_everything_a_smaller_share_sampled() -> None:
 def test_the_moderator_grades_exactly_the_domains_the_auditor_graded() -> None:
     original = {"assessment": G, "planning": RI}
     assert validate_regrading(original, [("assessment", "good"), ("planning", "inadequate")]) == {
-        "assessment": G, "planning": I,
+        "assessment": G, "planning": INAD,
     }
     with pytest.raises(ModerationInvalid) as refused:
         validate_regrading(original, [("assessment", "great"), ("recording", "good")])
@@ -45,8 +45,8 @@ def test_the_moderator_grades_exactly_the_domains_the_auditor_graded() -> None:
 def test_agreement_is_reported_per_domain_and_per_auditor() -> None:
     pairs = [
         GradePair("A-1", "M-1", "assessment", G, G),
-        GradePair("A-1", "M-1", "planning", RI, I),
-        GradePair("A-2", "M-2", "assessment", O, RI),
+        GradePair("A-1", "M-1", "planning", RI, INAD),
+        GradePair("A-2", "M-2", "assessment", OUTS, RI),
         GradePair("A-2", "M-2", "planning", RI, RI),
     ]
     report = agreement(pairs).as_dict()

@@ -286,7 +286,12 @@ async def allocate_themed(
 
 
 async def moderate(
-    pool: asyncpg.Pool, audit_id: str, regrading: list[tuple[str, str]], *, moderator_id: str, at: datetime | None = None
+    pool: asyncpg.Pool,
+    audit_id: str,
+    regrading: list[tuple[str, str]],
+    *,
+    moderator_id: str,
+    at: datetime | None = None,
 ) -> dict[str, Any]:
     async with pool.acquire() as conn, conn.transaction():
         moderation = await repository.get_moderation(conn, audit_id, for_update=True)
