@@ -37,6 +37,7 @@ from qaf_allocation.domain.model import (
     Case,
     DrawResult,
     DrawSettings,
+    InvalidInput,
     Shortfall,
     leads_by_service,
 )
@@ -225,6 +226,9 @@ def draw(
     prefix = audit_id_prefix or f"A-{month}"
     due_on = month_end(month)
     window_start = add_months(as_of, -settings.window_months)
+    population = list(population)
+    if len({c.case_id for c in population}) != len(population):
+        raise InvalidInput("the population lists a case more than once", field="population")
     open_cases = [c for c in population if c.open_during(window_start, as_of)]
     open_by_service = Counter(c.service for c in open_cases)
     leads = leads_by_service(roster)
