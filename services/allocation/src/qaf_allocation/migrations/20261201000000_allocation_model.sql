@@ -57,7 +57,7 @@ CREATE TABLE draws (
     stats          jsonb       NOT NULL,
     created_at     timestamptz NOT NULL DEFAULT now(),
     superseded_at  timestamptz,
-    superseded_by  text        REFERENCES draws,
+    superseded_by  text        REFERENCES draws DEFERRABLE INITIALLY DEFERRED,
     UNIQUE (month, seq)
 );
 CREATE UNIQUE INDEX draws_one_current_per_month ON draws (month) WHERE superseded_at IS NULL;
