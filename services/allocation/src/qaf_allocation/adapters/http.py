@@ -73,7 +73,7 @@ async def _connection(request: Request) -> AsyncIterator[asyncpg.Connection]:
             yield conn
     except InvalidInput as exc:
         detail = [{"loc": ["body", exc.field] if exc.field else ["body"], "msg": str(exc), "type": "value_error"}]
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, detail=detail) from None
+        raise HTTPException(422, detail=detail) from None
     except UnknownEntity as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(exc)) from None
     except IllegalChange as exc:
@@ -81,7 +81,7 @@ async def _connection(request: Request) -> AsyncIterator[asyncpg.Connection]:
     except asyncpg.UniqueViolationError as exc:  # a concurrent change won the race
         raise HTTPException(status.HTTP_409_CONFLICT, detail=f"conflicting change: {exc.detail or exc}") from None
     except DomainError as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, detail=str(exc)) from None
+        raise HTTPException(422, detail=str(exc)) from None
 
 
 async def _with(request: Request, work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
