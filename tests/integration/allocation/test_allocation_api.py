@@ -3,7 +3,7 @@ and bad input answered with a clear 4xx."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 
 import pytest
 
