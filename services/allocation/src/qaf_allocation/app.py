@@ -1,5 +1,10 @@
 """Composition root of the allocation service: wires settings, handlers, adapters and routes."""
 
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 
 from qaf_shared import topics
@@ -7,32 +12,45 @@ from qaf_shared.cli import service_main
 from qaf_shared.runtime import ServiceDefinition, ServiceRuntime, Subscription
 
 from qaf_allocation import handlers
+from qaf_allocation.adapters.cli import extend
+from qaf_allocation.adapters.http import build_router
+from qaf_allocation.adapters.scheduler import monthly_scheduler
+from qaf_allocation.application import Context, today_utc
 from qaf_allocation.settings import AllocationSettings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def subscriptions(runtime: ServiceRuntime) -> list[Subscription]:
-    return [
-        Subscription(
-            consumer="allocation",
-            topics=(topics.CASES,),
-            handlers={event_type: handlers.record_event for event_type in handlers.HANDLED_EVENTS},
-        )
-    ]
+def definition(settings: AllocationSettings | None = None, *,
+               clock: Callable[[], date] = today_utc) -> ServiceDefinition:
+    ctx = Context(settings or AllocationSettings(), clock)
 
+    def subscriptions(runtime: ServiceRuntime) -> list[Subscription]:
+        return [
+            Subscription(
+                consumer="allocation",
+                topics=(topics.CASES, topics.ALLOCATION_COMMANDS, topics.AUDITS),
+                handlers={
+                    "case-opened": handlers.handle_case_opened,
+                    "case-updated": handlers.handle_case_updated,
+                    "case-closed": handlers.handle_case_closed,
+                    "audit-completed": handlers.handle_audit_completed,
+                    "allocation-run-requested": functools.partial(handlers.handle_run_requested, ctx=ctx),
+                },
+            )
+        ]
 
-def definition(settings: AllocationSettings | None = None) -> ServiceDefinition:
     return ServiceDefinition(
         name="allocation",
         title="QAF allocation service",
         description="Keeps the open-case population and the auditor roster; draws the monthly audit sample.",
-        settings=settings or AllocationSettings(),
+        settings=ctx.settings,
         migrations_dir=MIGRATIONS,
         subscriptions=subscriptions,
-        routers=[],
+        routers=[build_router(ctx)],
+        background=[monthly_scheduler(ctx)],
     )
 
 
 def main() -> int:
-    return service_main(definition)
+    return service_main(definition, extend=extend)

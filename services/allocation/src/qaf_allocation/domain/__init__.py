@@ -1,1 +1,1 @@
-"""Pure rules of the service: no I/O."""
+"""Pure rules of the allocation service: the case population, the roster, the draw, reallocation."""
