@@ -106,6 +106,7 @@ async def test_theme_updated_flags_drift_once_across_restarts_and_clears_it(
         )
         assert bad.status_code == 422 and "status" in bad.text
         await eventually(lambda: _flags(kafka_settings, "timeliness-drift", "milestone", "drift-cleared"), timeout=30)
+        await _edit_the_plan(service)
         # complaints fall back below the baseline: the trend flag clears
         await produce(kafka_settings, complaints(9, datetime(2013, 11, 3, 9, tzinfo=UTC), period_end="2013-10"))
         await eventually(lambda: _flags(kafka_settings, "responsiveness-to-families", "trend", "drift-cleared"),
@@ -122,6 +123,34 @@ async def test_theme_updated_flags_drift_once_across_restarts_and_clears_it(
     keys = [(e.payload.area_id, e.payload.kind, e.payload.indicator_id, e.payload.figures.get("action_id"))
             for e in events if e.event_type == "drift-flagged"]
     assert len(keys) == len(set(keys))
+
+
+async def _edit_the_plan(service: Any) -> None:
+    """qa-admin edits an indicator: a new version, recorded with who and why; stale or bad edits refused."""
+    admin = await service.token("U-QA-1", "qa-admin")
+    plan = (await service.http.get("/actions/plan", headers=admin)).json()
+    assert plan["version"] == 1 and len(plan["plan"]["areas"]) == 11
+    fathers = next(a for a in plan["plan"]["areas"] if a["area_id"] == "fathers")
+    indicator = fathers["indicators"][0] | {"baseline": {"value": 40.0}, "tolerance": 3.0}
+    url = f"/actions/plan/areas/fathers/indicators/{indicator['indicator_id']}"
+    changed = await service.http.put(url, headers=admin, json={
+        "indicator": indicator, "summary": "baseline from the first quarter's audits", "base_version": 1})
+    assert changed.status_code == 200 and changed.json() == {"version": 2}
+    stale = await service.http.put(url, headers=admin, json={
+        "indicator": indicator, "summary": "again", "base_version": 1})
+    assert stale.status_code == 409 and "version 2" in stale.json()["detail"]
+    bad = await service.http.put(url, headers=admin, json={
+        "indicator": indicator | {"direction": "sideways"}, "summary": "oops"})
+    assert bad.status_code == 422 and "direction" in bad.text
+    owner = await service.token("dmg", "action-owner")
+    assert (await service.http.put(url, headers=owner, json={"indicator": indicator, "summary": "x"})).status_code == 403
+    versions = (await service.http.get("/actions/plan/versions", headers=admin)).json()
+    assert [(v["version"], v["changed_by"]) for v in versions] == [(1, "seed-file"), (2, "U-QA-1")]
+    assert versions[1]["summary"] == "baseline from the first quarter's audits"
+    now = (await service.http.get("/actions/plan", headers=admin)).json()
+    fathers = next(a for a in now["plan"]["areas"] if a["area_id"] == "fathers")
+    assert fathers["indicators"][0]["baseline"]["value"] == 40.0
+    assert (await service.http.get("/actions/plan/versions/1", headers=admin)).json()["version"] == 1
 
 
 async def _flags(kafka: KafkaSettings, area: str, kind: str, event_type: str = "drift-flagged") -> list[Any]:

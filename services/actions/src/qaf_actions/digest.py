@@ -107,13 +107,6 @@ def _flag(e: dict[str, Any]) -> dict[str, Any]:
             ("change", "area_id", "kind", "subject_id", "status", "as_of", "explanation")}
 
 
-def _text(view: DigestView) -> str:
-    lines = [f"QA Board alert digest {view.period} (Board of {view.board_date}), figures as of {view.as_of}.", ""]
-    lines += [f"- {a['area_id']}: {a['status']}" for a in view.areas]
-    lines += ["", f"Flags raised: {len(view.raised)}; cleared: {len(view.cleared)}.", "The full digest is attached as a PDF."]
-    return "\n".join(lines)
-
-
 async def issue_digest(
     pool: asyncpg.Pool, ctx: Context, *, as_of: date, period: str | None = None, force: bool = False, send: bool = True
 ) -> DigestOutcome:
