@@ -113,6 +113,23 @@ async def issue_digest(
     schedule = ctx.schedule
     period = period or schedule.period_for(as_of)
     board_date = schedule.board_date(*period_bounds(period))
+    # one issue per period at a time (the scheduler and an API call may race): a session lock on its own
+    # connection, held while the digest is built, rendered, stored and announced
+    async with pool.acquire() as lock:
+        await lock.execute("SELECT pg_advisory_lock(hashtext($1))", f"digest:{period}")
+        try:
+            outcome = await _issue_locked(pool, ctx, as_of=as_of, period=period, board_date=board_date, force=force,
+                                          send=send)
+        finally:
+            await lock.execute("SELECT pg_advisory_unlock(hashtext($1))", f"digest:{period}")
+    if outcome.issued and send:
+        outcome.sent = await deliver(pool, ctx, outcome.digest_id)
+    return outcome
+
+
+async def _issue_locked(
+    pool: asyncpg.Pool, ctx: Context, *, as_of: date, period: str, board_date: date, force: bool, send: bool
+) -> DigestOutcome:
     async with pool.acquire() as conn:
         existing = await repository.latest_digest(conn, period)
         if existing is not None and not force:
@@ -141,8 +158,7 @@ async def issue_digest(
         await enqueue(conn, new_envelope(payload, source=SOURCE, occurred_at=at_midnight(as_of)))
     _write_files(ctx, period, digest_id, html, pdf)
     log.info("digest.issued", digest_id=digest_id, period=period, as_of=as_of.isoformat())
-    sent = await deliver(pool, ctx, digest_id) if recipients else False
-    return DigestOutcome(digest_id, period, True, sent, summary)
+    return DigestOutcome(digest_id, period, True, False, summary)
 
 
 def _load(raw: Any) -> dict[str, Any]:
@@ -161,30 +177,34 @@ def _write_files(ctx: Context, period: str, digest_id: str, html: str, pdf: byte
 
 
 async def deliver(pool: asyncpg.Pool, ctx: Context, digest_id: str) -> bool:
-    """Send a stored digest to the Board's recipients; True once it went."""
+    """Send a stored digest to the Board's recipients; True once it went. The row is locked while it is
+    sent, so the scheduler and an API call never send the same digest twice."""
     if not ctx.settings.board_recipients:
         return False
-    async with pool.acquire() as conn:
-        row = await repository.digest_document(conn, digest_id)
-    if row is None:
-        return False
-    summary = _load(row["summary"])
-    text = "\n".join(
-        [f"QA Board alert digest {row['period']} (Board of {row['board_date']}), figures as of {row['as_of']}.", ""]
-        + [f"- {area}: {status}" for area, status in summary.get("areas", {}).items()]
-        + ["", f"Flags raised: {summary['flags_raised']}; cleared: {summary['flags_cleared']}.",
-           "The full digest is attached as a PDF."]
-    )
-    message = mailer.digest_message(
-        ctx.settings, period=row["period"], board_date=row["board_date"].isoformat(), html=row["html"], text=text,
-        pdf=bytes(row["pdf"]), digest_id=digest_id,
-    )
-    try:
-        await mailer.send(ctx.settings, message)
-    except Exception as exc:  # the scheduler tries again
-        log.warning("digest.send_failed", digest_id=digest_id, error=type(exc).__name__)
-        return False
-    async with pool.acquire() as conn:
+    async with pool.acquire() as conn, conn.transaction():
+        row = await conn.fetchrow(
+            """SELECT * FROM digests WHERE digest_id = $1 AND sent_at IS NULL AND cardinality(recipients) > 0
+               FOR UPDATE SKIP LOCKED""",
+            digest_id,
+        )
+        if row is None:
+            return False
+        summary = _load(row["summary"])
+        text = "\n".join(
+            [f"QA Board alert digest {row['period']} (Board of {row['board_date']}), figures as of {row['as_of']}.", ""]
+            + [f"- {area}: {status}" for area, status in summary.get("areas", {}).items()]
+            + ["", f"Flags raised: {summary['flags_raised']}; cleared: {summary['flags_cleared']}.",
+               "The full digest is attached as a PDF."]
+        )
+        message = mailer.digest_message(
+            ctx.settings, period=row["period"], board_date=row["board_date"].isoformat(), html=row["html"], text=text,
+            pdf=bytes(row["pdf"]), digest_id=digest_id,
+        )
+        try:
+            await mailer.send(ctx.settings, message)
+        except Exception as exc:  # the scheduler tries again
+            log.warning("digest.send_failed", digest_id=digest_id, error=type(exc).__name__)
+            return False
         await repository.mark_sent(conn, digest_id)
     log.info("digest.sent", digest_id=digest_id, recipients=len(ctx.settings.board_recipients))
     return True

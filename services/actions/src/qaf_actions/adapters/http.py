@@ -59,7 +59,7 @@ def _unprocessable(exc: ValidationError, prefix: str) -> HTTPException:
     detail = [
         {"loc": [prefix, *err["loc"]], "msg": err["msg"], "type": err["type"]} for err in exc.errors(include_url=False)
     ]
-    return HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, detail=detail)
+    return HTTPException(422, detail=detail)
 
 
 def evaluation_json(e: Evaluation) -> dict[str, Any]:

@@ -334,7 +334,7 @@ async def mark_sent(conn: asyncpg.Connection, digest_id: str) -> None:
 
 
 async def unsent_digests(conn: asyncpg.Connection) -> list[asyncpg.Record]:
-    return await conn.fetch("SELECT digest_id FROM digests WHERE sent_at IS NULL ORDER BY issued_at")
+    return await conn.fetch("SELECT digest_id FROM digests WHERE sent_at IS NULL AND cardinality(recipients) > 0 ORDER BY issued_at")
 
 
 async def digest_list(conn: asyncpg.Connection) -> list[dict[str, Any]]:
