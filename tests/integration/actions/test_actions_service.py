@@ -271,3 +271,22 @@ async def test_the_board_digest_is_sent_once_by_smtp_with_a_pdf_of_the_eleven_ar
     colours = page.getcolors(maxcolors=1_000_000) or []
     red = sum(n for n, (r, g, b) in colours if r > 200 and g < 100 and b < 100)
     assert red > 200, "the RAG table shows the drifting areas in red"
+
+
+async def test_the_cli_produces_the_digest_for_any_as_of_date(
+    database_url: str, kafka_settings: KafkaSettings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from qaf_shared.cli import service_main
+    from qaf_actions.app import extend
+
+    s = settings(database_url, kafka_settings, schedule_enabled=False)
+    out = tmp_path / "march.pdf"
+    argv = ["digest", "--as-of", "2014-03-13", "--no-send", "--pdf", str(out)]
+    assert await asyncio.to_thread(service_main, lambda: definition(s), argv, extend) == 0
+    assert "digest-2014-03-1 for 2014-03: issued" in capsys.readouterr().out
+    assert out.read_bytes().startswith(b"%PDF")
+    assert await asyncio.to_thread(service_main, lambda: definition(s), argv, extend) == 0
+    assert "already issued" in capsys.readouterr().out
+    status = ["status", "--as-of", "2014-03-13"]
+    assert await asyncio.to_thread(service_main, lambda: definition(s), status, extend) == 0
+    assert '"supervision"' in capsys.readouterr().out
