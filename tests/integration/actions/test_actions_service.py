@@ -62,7 +62,7 @@ def about(events: list[Any], event_type: str, area: str, kind: str) -> list[Any]
 async def test_theme_updated_flags_drift_once_across_restarts_and_clears_it(
     database_url: str, kafka_settings: KafkaSettings
 ) -> None:
-    defn = lambda: definition(settings(database_url, kafka_settings, clock="event", schedule_enabled=False))  # noqa: E731
+    defn = lambda: definition(settings(database_url, kafka_settings, clock="event", schedule_enabled=False))
     rising = complaints(30, datetime(2013, 10, 5, 9, tzinfo=UTC))
     async with running(defn()) as service:
         await produce(kafka_settings, rising)
@@ -161,7 +161,7 @@ class Inbox:
     def __init__(self) -> None:
         self.messages: list[Message] = []
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 (aiosmtpd API)
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         self.messages.append(email.message_from_bytes(envelope.content))
         return "250 Message accepted for delivery"
 

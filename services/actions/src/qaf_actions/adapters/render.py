@@ -11,10 +11,10 @@ import jinja2
 import matplotlib
 
 matplotlib.use("Agg")
-from matplotlib import pyplot as plt  # noqa: E402
-from weasyprint import HTML  # noqa: E402
+from matplotlib import pyplot as plt
+from weasyprint import HTML
 
-from qaf_shared.vocabulary import AreaStatus  # noqa: E402
+from qaf_shared.vocabulary import AreaStatus
 
 STATUS_LABELS = {
     AreaStatus.DRIFTING.value: "Drifting",

@@ -29,8 +29,17 @@ class PlanConflict(Exception):
 # -- the plan ------------------------------------------------------------------------------------------
 
 
+_PLANS: dict[str, ActionPlan] = {}  # parsed plans by the digest of their stored text
+
+
 async def current_plan(conn: asyncpg.Connection, seed_text: str) -> tuple[int, ActionPlan]:
     """The plan in force; the packaged file becomes version 1 the first time."""
+    latest = await conn.fetchrow("SELECT version, md5(plan::text) AS digest FROM plan_versions ORDER BY version DESC LIMIT 1")
+    if latest is not None:
+        if latest["digest"] not in _PLANS:
+            raw = await conn.fetchval("SELECT plan FROM plan_versions WHERE version = $1", latest["version"])
+            _PLANS[latest["digest"]] = ActionPlan.model_validate_json(raw)
+        return latest["version"], _PLANS[latest["digest"]]
     row = await conn.fetchrow("SELECT version, plan FROM plan_versions ORDER BY version DESC LIMIT 1")
     if row is None:
         plan = load_plan(seed_text)
