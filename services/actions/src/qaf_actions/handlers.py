@@ -1,24 +1,164 @@
-"""Thin handlers: take an event and the connection of its transaction, apply it."""
+"""Thin handlers: take an event and the connection of its transaction, apply it.
+
+Two consumers: `actions` (theme-updated and action-milestone-updated → drift) and `actions.digest`
+(audits, escalations, complaints and allocations → the work ledger behind the Board digest's overdue
+figures). Both advance the event clock.
+"""
+
+from __future__ import annotations
 
 from typing import Any
 
 import asyncpg
 
 from qaf_shared.envelope import Envelope
+from qaf_shared.kafka import EventHandler, PermanentFailure
+
+from qaf_actions.adapters import repository
+from qaf_actions.services import Context, plan_in_force, reevaluate
 
 
-async def record_event(conn: asyncpg.Connection, event: Envelope[Any]) -> None:
-    """Record what arrived (skeleton: the service's own rules come in their issue)."""
+def drift_handlers(ctx: Context) -> dict[str, EventHandler]:
+    async def handle_theme_updated(conn: asyncpg.Connection, event: Envelope[Any]) -> None:
+        p = event.payload
+        before = await ctx.clock.today(conn)
+        await repository.upsert_figure(conn, p, event.event_id, event.occurred_at)
+        await repository.advance_clock(conn, event.occurred_at)
+        _, plan = await plan_in_force(conn, ctx)
+        if repository.watches(plan, p) or await ctx.clock.today(conn) != before:
+            await reevaluate(conn, ctx, causation=event)
+
+    async def handle_milestone_updated(conn: asyncpg.Connection, event: Envelope[Any]) -> None:
+        p = event.payload
+        _, plan = await plan_in_force(conn, ctx)
+        area = plan.area(p.area_id)
+        if area is None or area.action(p.action_id) is None:
+            raise PermanentFailure(f"action {p.action_id!r} is not in area {p.area_id!r} of the action plan")
+        await repository.record_milestone(
+            conn, event_id=event.event_id, area_id=p.area_id, action_id=p.action_id, status=p.status,
+            updated_by=p.updated_by, updated_on=p.updated_on, note=None, applied=True,
+        )
+        await repository.advance_clock(conn, event.occurred_at)
+        await reevaluate(conn, ctx, causation=event)
+
+    return {"theme-updated": handle_theme_updated, "action-milestone-updated": handle_milestone_updated}
+
+
+# -- the work ledger for the digest ---------------------------------------------------------------------
+
+
+async def handle_audit_allocated(conn: asyncpg.Connection, event: Envelope[Any]) -> None:
+    p = event.payload
     await conn.execute(
-        """
-        INSERT INTO theme_events_seen (event_id, event_type, entity_key, occurred_at)
-        VALUES ($1, $2, $3, $4)
-        """,
-        event.event_id,
-        event.event_type,
-        event.payload.partition_key(),
-        event.occurred_at,
+        """INSERT INTO ops_audits (audit_id, month, allocated_on, due_on) VALUES ($1, $2, $3, $4)
+           ON CONFLICT (audit_id) DO UPDATE SET month = EXCLUDED.month, allocated_on = EXCLUDED.allocated_on,
+                                                due_on = EXCLUDED.due_on""",
+        p.audit_id, p.month, event.occurred_at.date(), p.due_on,
     )
+    await repository.advance_clock(conn, event.occurred_at)
 
 
-HANDLED_EVENTS = ("theme-updated",)
+async def handle_audit_reallocated(conn: asyncpg.Connection, event: Envelope[Any]) -> None:
+    p = event.payload
+    await conn.execute(
+        """INSERT INTO ops_audits (audit_id, due_on) VALUES ($1, $2)
+           ON CONFLICT (audit_id) DO UPDATE SET due_on = EXCLUDED.due_on""",
+        p.audit_id, p.due_on,
+    )
+    await repository.advance_clock(conn, event.occurred_at)
+
+
+async def handle_audit_completed(conn: asyncpg.Connection, event: Envelope[Any]) -> None:
+    p = event.payload
+    await conn.execute(
+        """INSERT INTO ops_audits (audit_id, month, completed_on) VALUES ($1, $2, $3)
+           ON CONFLICT (audit_id) DO UPDATE SET completed_on = EXCLUDED.completed_on""",
+        p.audit_id, p.month, p.completed_at.date(),
+    )
+    await repository.advance_clock(conn, event.occurred_at)
+
+
+async def handle_audit_overdue(conn: asyncpg.Connection, event: Envelope[Any]) -> None:
+    p = event.payload
+    await conn.execute(
+        """INSERT INTO ops_audits (audit_id, due_on, overdue_on) VALUES ($1, $2, $3)
+           ON CONFLICT (audit_id) DO UPDATE SET overdue_on = EXCLUDED.overdue_on,
+                                                due_on = coalesce(ops_audits.due_on, EXCLUDED.due_on)""",
+        p.audit_id, p.due_on, event.occurred_at.date(),
+    )
+    await repository.advance_clock(conn, event.occurred_at)
+
+
+async def handle_practice_concern(conn: asyncpg.Connection, event: Envelope[Any]) -> None:
+    p = event.payload
+    await conn.execute(
+        """INSERT INTO ops_concerns (concern_id, service, reason, raised_on) VALUES ($1, $2, $3, $4)
+           ON CONFLICT (concern_id) DO NOTHING""",
+        p.concern_id, p.service.value, p.reason.value, p.raised_at.date(),
+    )
+    await repository.advance_clock(conn, event.occurred_at)
+
+
+async def handle_escalation(conn: asyncpg.Connection, event: Envelope[Any]) -> None:
+    p = event.payload
+    if event.event_type == "escalation-raised":
+        await conn.execute(
+            """INSERT INTO ops_escalations (escalation_id, raised_on, due_on) VALUES ($1, $2, $3)
+               ON CONFLICT (escalation_id) DO UPDATE SET raised_on = EXCLUDED.raised_on, due_on = EXCLUDED.due_on""",
+            p.escalation_id, p.raised_on, p.due_on,
+        )
+    elif event.event_type == "escalation-progressed":
+        await conn.execute(
+            """INSERT INTO ops_escalations (escalation_id, due_on) VALUES ($1, $2)
+               ON CONFLICT (escalation_id) DO UPDATE SET due_on = EXCLUDED.due_on, overdue_on = NULL""",
+            p.escalation_id, p.due_on,
+        )
+    elif event.event_type == "escalation-resolved":
+        await conn.execute(
+            """INSERT INTO ops_escalations (escalation_id, resolved_on, within_timescale) VALUES ($1, $2, $3)
+               ON CONFLICT (escalation_id) DO UPDATE SET resolved_on = EXCLUDED.resolved_on,
+                                                         within_timescale = EXCLUDED.within_timescale""",
+            p.escalation_id, p.resolved_on, p.within_timescale,
+        )
+    else:  # escalation-overdue
+        await conn.execute(
+            """INSERT INTO ops_escalations (escalation_id, due_on, overdue_on) VALUES ($1, $2, $3)
+               ON CONFLICT (escalation_id) DO UPDATE SET overdue_on = EXCLUDED.overdue_on""",
+            p.escalation_id, p.due_on, event.occurred_at.date(),
+        )
+    await repository.advance_clock(conn, event.occurred_at)
+
+
+async def handle_complaint(conn: asyncpg.Connection, event: Envelope[Any]) -> None:
+    p = event.payload
+    if event.event_type == "complaint-logged":
+        # a complaint moving to a further stage is logged again: it is open again, with the new due date
+        await conn.execute(
+            """INSERT INTO ops_complaints (complaint_id, category, received_on, due_on) VALUES ($1, $2, $3, $4)
+               ON CONFLICT (complaint_id) DO UPDATE SET due_on = EXCLUDED.due_on, resolved_on = NULL,
+                                                        within_timescale = NULL""",
+            p.complaint_id, p.category.value, p.received_on, p.due_on,
+        )
+    else:
+        await conn.execute(
+            """INSERT INTO ops_complaints (complaint_id, category, resolved_on, within_timescale) VALUES ($1, $2, $3, $4)
+               ON CONFLICT (complaint_id) DO UPDATE SET resolved_on = EXCLUDED.resolved_on,
+                                                        within_timescale = EXCLUDED.within_timescale""",
+            p.complaint_id, p.category.value, p.resolved_on, p.within_timescale,
+        )
+    await repository.advance_clock(conn, event.occurred_at)
+
+
+LEDGER_HANDLERS: dict[str, EventHandler] = {
+    "audit-allocated": handle_audit_allocated,
+    "audit-reallocated": handle_audit_reallocated,
+    "audit-completed": handle_audit_completed,
+    "audit-overdue": handle_audit_overdue,
+    "practice-concern-raised": handle_practice_concern,
+    "escalation-raised": handle_escalation,
+    "escalation-progressed": handle_escalation,
+    "escalation-resolved": handle_escalation,
+    "escalation-overdue": handle_escalation,
+    "complaint-logged": handle_complaint,
+    "complaint-resolved": handle_complaint,
+}
