@@ -150,11 +150,12 @@ class KafkaCluster:
         if (node.directory / "data" / "meta.properties").exists():
             return
         command = [_java(), *HEAP.split(), "-cp", self._classpath(), "kafka.tools.StorageTool", "format",
-                   "-t", cluster_id, "-c", str(node.properties)]
+                   f"--cluster-id={cluster_id}", f"--config={node.properties}", "--ignore-formatted"]
         if len(self.nodes) == 1:
-            command.insert(-4, "--standalone")
-        subprocess.run(command + ["--ignore-formatted"], check=True, capture_output=True,
-                       env={**os.environ, **self._log_env(node)})
+            command.append("--standalone")
+        result = subprocess.run(command, capture_output=True, text=True, env={**os.environ, **self._log_env(node)})
+        if result.returncode != 0:
+            raise RuntimeError(f"formatting Kafka storage failed: {result.stdout}{result.stderr}")
 
     def _log_env(self, node: KafkaNode) -> dict[str, str]:
         return {"LOG_DIR": str(node.directory / "logs")}
@@ -167,7 +168,9 @@ class KafkaCluster:
         # Kafka cluster ids are 16 random bytes in URL-safe base64 without padding.
         import base64
 
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        cluster_id = "-"
+        while cluster_id.startswith("-"):  # as Kafka's own Uuid does: an id must not read as an option
+            cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
         id_file.write_text(cluster_id)
         return cluster_id
 
