@@ -12,6 +12,7 @@ from qaf_shared.cli import CommandRunner, service_main
 from qaf_shared.runtime import ServiceDefinition, ServiceRuntime, Subscription
 
 from qaf_reporting import handlers
+from qaf_reporting.adapters.dashboard import router as dashboard_router
 from qaf_reporting.adapters.http import router
 from qaf_reporting.adapters.publisher import FigurePublisher
 from qaf_reporting.settings import ReportingSettings
@@ -47,7 +48,7 @@ def definition(settings: ReportingSettings | None = None) -> ServiceDefinition:
         settings=settings or ReportingSettings(),
         migrations_dir=MIGRATIONS,
         subscriptions=subscriptions,
-        routers=[router],
+        routers=[router, dashboard_router],
         background=[publish_figures],
     )
 
