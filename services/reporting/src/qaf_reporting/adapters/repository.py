@@ -15,13 +15,16 @@ from datetime import datetime
 import asyncpg
 
 from qaf_reporting.domain import cases as case_rules
-from qaf_reporting.domain.effects import FAMILY_OF_KIND, Count, Effects
+from qaf_reporting.domain.effects import FAMILY_OF_KIND, Effects
 from qaf_reporting.domain.figures import ALL, Sums
 from qaf_reporting.domain.publishing import Published
 
-STATE_TABLES = ("monthly_counts", "counted_entities", "cases", "dirty_cells", "published_figures", "watermark")
+# What a replay empties. `published_figures` is kept: it is what subscribers were told, not a figure,
+# so a replay that rebuilds the same figures publishes nothing, and one that changes a figure publishes it.
+STATE_TABLES = ("monthly_counts", "counted_entities", "cases", "dirty_cells", "watermark")
 
 CountKey = tuple[str, str, int, str, str, str]  # kind, service, month, theme, k1, k2
+COPY_THRESHOLD = 500  # more counter keys than this in one batch: COPY into a staging table, then upsert
 
 
 async def apply(conn: asyncpg.Connection, batch: Sequence[Effects]) -> int:
@@ -46,23 +49,18 @@ async def apply(conn: asyncpg.Connection, batch: Sequence[Effects]) -> int:
         )
         fresh = {(r["kind"], r["entity_id"]) for r in rows}
     counts: dict[CountKey, int] = defaultdict(int)
-    dirty: dict[tuple[str, str, int], datetime] = {}
-
-    def add(count: Count, at: datetime) -> None:
-        counts[(count.kind, count.service, count.month, count.theme, count.k1, count.k2)] += count.n
-        cell = (FAMILY_OF_KIND[count.kind], count.service, count.month)
-        if cell not in dirty or dirty[cell] < at:
-            dirty[cell] = at
-
+    latest: datetime | None = None
     case_changes = []
     for effects in batch:
+        if latest is None or effects.event_at > latest:
+            latest = effects.event_at
         for group in effects.groups:
             if group.once is not None:
                 if group.once not in fresh:
                     continue
                 fresh.discard(group.once)  # a second sighting in the same batch counts nothing
             for count in group.counts:
-                add(count, effects.event_at)
+                counts[count[:6]] += count.n  # type: ignore[index]
         if effects.case is not None:
             case_changes.append(effects)
 
@@ -84,7 +82,7 @@ async def apply(conn: asyncpg.Connection, batch: Sequence[Effects]) -> int:
             new = case_rules.apply_change(old, change)
             states[change.case_id] = new
             for count in case_rules.delta(old, new):
-                add(count, effects.event_at)
+                counts[count[:6]] += count.n  # type: ignore[index]
         changed = [s for cid, s in states.items() if s is not None and s != before.get(cid)]
         if changed:
             await conn.execute(
@@ -102,7 +100,22 @@ async def apply(conn: asyncpg.Connection, batch: Sequence[Effects]) -> int:
 
     # 3. counters, one upsert per key (sorted: concurrent writers take row locks in the same order)
     keys = sorted(key for key, n in counts.items() if n)
-    if keys:
+    if len(keys) > COPY_THRESHOLD:
+        await conn.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS staged_counts (LIKE monthly_counts) ON COMMIT DELETE ROWS"
+        )
+        await conn.copy_records_to_table(
+            "staged_counts", records=[(*key, counts[key]) for key in keys],
+            columns=["kind", "service", "month", "theme", "k1", "k2", "n"],
+        )
+        await conn.execute(
+            """
+            INSERT INTO monthly_counts (kind, service, month, theme, k1, k2, n)
+            SELECT kind, service, month, theme, k1, k2, n FROM staged_counts ORDER BY kind, service, month, theme, k1, k2
+            ON CONFLICT (kind, service, month, theme, k1, k2) DO UPDATE SET n = monthly_counts.n + EXCLUDED.n
+            """
+        )
+    elif keys:
         await conn.execute(
             """
             INSERT INTO monthly_counts (kind, service, month, theme, k1, k2, n)
@@ -112,20 +125,20 @@ async def apply(conn: asyncpg.Connection, batch: Sequence[Effects]) -> int:
             *[list(column) for column in zip(*keys, strict=True)],
             [counts[key] for key in keys],
         )
-    # 4. dirty cells for the theme-updated flusher
-    cells = sorted(dirty)
+    # 4. dirty cells for the theme-updated flusher, stamped with the latest event time of the batch
+    cells = sorted({(FAMILY_OF_KIND[key[0]], key[1], key[2]) for key in keys})
     if cells:
         await conn.execute(
             """
             INSERT INTO dirty_cells (family, service, month, last_event_at)
-            SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::timestamptz[])
+            SELECT f, s, m, $4 FROM unnest($1::text[], $2::text[], $3::int[]) AS c(f, s, m)
             ON CONFLICT (family, service, month)
             DO UPDATE SET last_event_at = greatest(dirty_cells.last_event_at, EXCLUDED.last_event_at)
             """,
             [c[0] for c in cells],
             [c[1] for c in cells],
             [c[2] for c in cells],
-            [dirty[c] for c in cells],
+            latest,
         )
     return len(keys)
 

@@ -18,9 +18,8 @@ Order within one entity is the order of its Kafka partition, so "first" is the s
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from qaf_shared.contracts import (
     AuditAllocated,
@@ -127,9 +126,8 @@ def _checked(month: int, what: str) -> int:
     return month
 
 
-@dataclass(frozen=True)
-class Count:
-    """Add `n` to one monthly counter."""
+class Count(NamedTuple):
+    """Add `n` to one monthly counter. (A NamedTuple: a replay builds millions of them.)"""
 
     kind: str
     service: str
@@ -140,16 +138,14 @@ class Count:
     n: int = 1
 
 
-@dataclass(frozen=True)
-class Guarded:
+class Guarded(NamedTuple):
     """Counts applied together, only the first time `once` is seen (always, when `once` is None)."""
 
     counts: tuple[Count, ...]
     once: tuple[str, str] | None = None
 
 
-@dataclass(frozen=True)
-class CaseChange:
+class CaseChange(NamedTuple):
     """A case event, applied to the case's state (see `cases.py`)."""
 
     case_id: str
@@ -158,8 +154,7 @@ class CaseChange:
     month: int | None = None
 
 
-@dataclass(frozen=True)
-class Effects:
+class Effects(NamedTuple):
     event_at: datetime
     groups: tuple[Guarded, ...] = ()
     case: CaseChange | None = None
@@ -287,9 +282,9 @@ RULES: dict[str, Callable[[Any, datetime], Effects]] = {
 def effects_of(event: Envelope[Payload]) -> Effects:
     """The counters an event adds. Raises KeyError for an event type reporting does not count."""
     effects = RULES[event.event_type](event.payload, event.occurred_at)
-    for group in effects.groups:
-        for count in group.counts:
-            _checked(count.month, f"{event.event_type} month")
+    months = {count.month for group in effects.groups for count in group.counts}
+    for month in months:
+        _checked(month, f"{event.event_type} month")
     if effects.case is not None and effects.case.month is not None:
         _checked(effects.case.month, f"{event.event_type} date")
     return effects
