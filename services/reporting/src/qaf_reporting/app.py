@@ -67,7 +67,8 @@ def extend(commands: argparse._SubParsersAction) -> dict[str, CommandRunner]:  #
         help="rebuild every figure from offset zero into an empty schema (stop the service first)",
         description="Empties the reporting tables, reads the consumed topics from offset zero up to their "
         "current end in batches, applies every event exactly once, commits the consumer group's offsets "
-        "there (so `serve` resumes after the replay), then publishes the resulting figures, coalesced.",
+        "there (so `serve` resumes after the replay), then publishes, coalesced, the figures that differ "
+        "from those last published (none after a faithful replay).",
     )
     replay.add_argument("--no-publish", action="store_true", help="do not publish now: the service publishes the rebuilt figures when it next starts")
     return {"replay": _replay}
