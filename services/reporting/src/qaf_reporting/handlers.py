@@ -1,24 +1,26 @@
-"""Thin handlers: take an event and the connection of its transaction, apply it."""
+"""Thin handlers: take an event and the connection of its transaction, apply it.
+
+The shared EventConsumer has already recorded the event in processed_events in this transaction;
+the handler turns it into counter increments (domain) and applies them (repository).
+"""
 
 from typing import Any
 
 import asyncpg
 
 from qaf_shared.envelope import Envelope
+from qaf_shared.kafka import PermanentFailure
+
+from qaf_reporting.adapters import repository
+from qaf_reporting.domain.effects import RULES, RejectedEvent, effects_of
 
 
-async def record_event(conn: asyncpg.Connection, event: Envelope[Any]) -> None:
-    """Record what arrived (skeleton: the service's own rules come in their issue)."""
-    await conn.execute(
-        """
-        INSERT INTO events_seen (event_id, event_type, entity_key, occurred_at)
-        VALUES ($1, $2, $3, $4)
-        """,
-        event.event_id,
-        event.event_type,
-        event.payload.partition_key(),
-        event.occurred_at,
-    )
+async def apply_event(conn: asyncpg.Connection, event: Envelope[Any]) -> None:
+    try:
+        effects = effects_of(event)
+    except RejectedEvent as exc:
+        raise PermanentFailure(str(exc)) from None
+    await repository.apply(conn, [effects])
 
 
-HANDLED_EVENTS = ("audit-completed", "practice-concern-raised", "audit-overdue", "escalation-raised", "escalation-resolved", "complaint-logged", "complaint-resolved", "case-opened", "case-closed",)
+HANDLED_EVENTS: tuple[str, ...] = tuple(RULES)

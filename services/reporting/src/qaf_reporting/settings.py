@@ -1,5 +1,6 @@
 """Settings of the reporting service: environment variables prefixed QAF_REPORTING_."""
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from qaf_shared.settings import ServiceSettings
@@ -10,3 +11,7 @@ class ReportingSettings(ServiceSettings):
 
     service_name: str = "reporting"
     http_port: int = 8004
+    flush_interval_ms: int = Field(
+        default=500, gt=0, description="How often changed figures are published as theme-updated (coalescing)."
+    )
+    replay_batch_size: int = Field(default=5000, gt=0, description="Records per transaction in `replay`.")

@@ -29,6 +29,17 @@ class ThemeUpdated(Payload, event_type="theme-updated", topic=THEMES, key_field=
     `category` narrows a complaint or escalation measure to one complaint category or escalation reason
     (null: all of them). A subscriber builds its own view by keeping the latest message per
     (theme, measure, question_id, category, service, window_months, period_end).
+
+    Figures are bucketed by calendar month of event time (the date in the source event's payload), so
+    a late event changes the figures of its own month and of the later windows that hold it. The window
+    of `window_months` months ends at `period_end`, both included; `service` is one service or "all".
+    `rate` is `count` per 100 of `denominator`, to two decimals (null when the denominator is 0).
+    A message is sent only when a figure's count, denominator or rate differs from the last value sent
+    for the same key: `previous_count` / `previous_rate` are that last value (null the first time) and
+    `delta` is `rate - previous_rate` in points (null when either is null). Bursts are coalesced (one
+    message per figure per short interval, carrying the latest value), and a replay that rebuilds the
+    same figures sends nothing. Figures are sent for period ends up to the latest month in which an
+    event has been seen. Messages are keyed by theme, so one theme's figures stay in order.
     """
 
     theme: Theme

@@ -1,0 +1,126 @@
+"""The theme-updated flusher: recomputes the figures of dirty cells and publishes those that moved.
+
+Coalescing: the consumer only marks cells dirty (in the transaction that changes their counters);
+this loop wakes every `flush_interval_ms`, takes the dirty cells, recomputes the figures they touch
+from the counters as they are *now*, and enqueues one theme-updated message per figure whose value
+differs from the last one published — so a burst of a thousand events on one figure (a replay) gives
+one message carrying the final value, not a thousand. Nothing is lost: a cell stays dirty until the
+transaction that publishes its figures (outbox rows and the published values) commits, so a crash
+only delays the message. One flusher works at a time (a transaction-scoped advisory lock).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import defaultdict
+from typing import Any
+
+import asyncpg
+import structlog
+
+from qaf_shared.envelope import Envelope, new_envelope
+
+from qaf_reporting.adapters import repository as repo
+from qaf_reporting.domain import effects as k
+from qaf_reporting.domain.figures import (
+    KINDS_OF_FAMILY,
+    MEASURES_OF_FAMILY,
+    OPEN_CASE_FAMILIES,
+    family_figures,
+    open_cases,
+    window_sums,
+)
+from qaf_reporting.domain.months import window_start
+from qaf_reporting.domain.publishing import changed, targets
+
+log = structlog.get_logger(__name__)
+
+SOURCE = "reporting"
+_LOCK_KEY = "reporting:theme-updated-flusher"
+
+
+async def enqueue_many(conn: asyncpg.Connection, envelopes: list[Envelope[Any]]) -> None:
+    """The shared outbox's `enqueue`, for many events in one round trip (same table, same columns)."""
+    if not envelopes:
+        return
+    await conn.executemany(
+        """
+        INSERT INTO outbox (event_id, topic, key, event_type, body)
+        VALUES ($1, $2, $3, $4, $5) ON CONFLICT (event_id) DO NOTHING
+        """,
+        [(e.event_id, e.topic.name, e.payload.partition_key(), e.event_type, e.to_bytes()) for e in envelopes],
+    )
+    schema = await conn.fetchval("SELECT current_schema()")
+    await conn.execute(f"NOTIFY qaf_outbox_{schema}")
+
+
+class FigurePublisher:
+    def __init__(self, pool: asyncpg.Pool, *, max_cells: int = 2000) -> None:
+        self.pool = pool
+        self.max_cells = max_cells
+
+    async def flush_once(self) -> int | None:
+        """One pass. Returns the number of messages enqueued, or None when nothing was dirty."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            if not await conn.fetchval("SELECT pg_try_advisory_xact_lock(hashtext($1))", _LOCK_KEY):
+                return 0
+            cells = await repo.take_dirty(conn, self.max_cells)
+            if not cells:
+                return None
+            event_months = [c["month"] for c in cells if c["family"] != k.CASES_FAMILY]
+            if event_months:
+                latest = await repo.advance_watermark(conn, max(event_months))
+            else:
+                latest = await repo.latest_month(conn)
+            if latest is None:
+                return 0  # only case events so far: nothing to publish yet
+            occurred_at = max(c["last_event_at"] for c in cells)
+            grouped: dict[tuple[str, str], list[tuple[int, int]]] = defaultdict(list)
+            for family, scope, window, period_end in targets(
+                ((c["family"], c["service"], c["month"]) for c in cells), latest
+            ):
+                grouped[(family, scope)].append((window, period_end))
+            envelopes: list[Envelope[Any]] = []
+            rows: list[tuple[Any, ...]] = []
+            case_cache: dict[str, tuple[dict[int, int], dict[int, int]]] = {}
+            for (family, scope), wanted in sorted(grouped.items()):
+                wanted.sort()
+                start = min(window_start(pe, w) for w, pe in wanted)
+                end = max(pe for _, pe in wanted)
+                monthly = await repo.monthly_sums(conn, KINDS_OF_FAMILY[family], scope, start, end)
+                if family in OPEN_CASE_FAMILIES and scope not in case_cache:
+                    case_cache[scope] = await repo.case_series(conn, scope)
+                figures = []
+                for window, period_end in wanted:
+                    first = window_start(period_end, window)
+                    sums = window_sums(monthly, first, period_end)
+                    cases = open_cases(*case_cache[scope], first, period_end) if family in OPEN_CASE_FAMILIES else 0
+                    figures.extend(family_figures(family, scope, window, period_end, sums, cases))
+                before = await repo.published(
+                    conn, MEASURES_OF_FAMILY[family], scope, [w for w, _ in wanted], [pe for _, pe in wanted]
+                )
+                for figure, message in changed(figures, before):
+                    envelopes.append(new_envelope(message, source=SOURCE, occurred_at=occurred_at))
+                    rows.append((*figure.key[:4], figure.service, figure.window_months, figure.period_end,
+                                 figure.count, figure.denominator, figure.rate))
+            await repo.record_published(conn, rows)
+            await enqueue_many(conn, envelopes)
+            log.debug("reporting.figures_flushed", cells=len(cells), published=len(envelopes))
+            return len(envelopes)
+
+    async def flush_all(self) -> int:
+        """Flush until nothing is dirty. Returns the number of messages enqueued."""
+        total = 0
+        while (published := await self.flush_once()) is not None:
+            total += published
+        return total
+
+    async def run(self, stopping: asyncio.Event, interval_s: float) -> None:
+        while not stopping.is_set():
+            try:
+                await self.flush_once()
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, asyncio.TimeoutError) as exc:
+                log.warning("reporting.flush_interrupted", error=type(exc).__name__)
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(stopping.wait(), timeout=interval_s)

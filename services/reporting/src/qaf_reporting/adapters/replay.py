@@ -1,0 +1,175 @@
+"""`replay`: rebuild every figure from offset zero into an empty schema.
+
+Run it with the service stopped (it uses the service's consumer group to commit where it ends).
+It empties the reporting tables (counters, case states, once-keys, dirty cells, watermark and this
+consumer's processed_events; not the record of what was published), assigns itself every partition of the consumed topics, reads them from
+the beginning up to the end offsets taken at the start, applies the records in batches through the
+batch path (`batch.py`), commits the group's offsets after each batch, and finally publishes the
+figures that differ from what was last published (coalesced: at most one theme-updated per figure, and
+none at all when the replay rebuilt the same figures) and relays the outbox.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import asyncpg
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+from qaf_shared.db import connect_pool, migrate_service
+from qaf_shared.kafka import OutboxRelay, client_options, ensure_topics, make_producer
+from qaf_shared.kafka.consumer import TRANSIENT_ERRORS
+from qaf_shared.runtime import ServiceDefinition, ServiceRuntime
+
+from qaf_reporting.adapters import repository
+from qaf_reporting.adapters.batch import BatchApplier, BatchStats
+from qaf_reporting.adapters.publisher import FigurePublisher
+
+
+@dataclass
+class ReplayStats:
+    batch: BatchStats = field(default_factory=BatchStats)
+    seconds: float = 0.0
+    published: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        out = asdict(self.batch)
+        out.update(
+            seconds=round(self.seconds, 3),
+            events_per_second=round(self.batch.records / self.seconds, 1) if self.seconds else None,
+            theme_updated_published=self.published,
+        )
+        return out
+
+
+async def partitions_of(kafka: Any, topic_names: list[str]) -> list[TopicPartition]:
+    admin = AIOKafkaAdminClient(**client_options(kafka))
+    await admin.start()
+    try:
+        described = await admin.describe_topics(topic_names)
+    finally:
+        await admin.close()
+    return sorted(
+        TopicPartition(topic["topic"], partition["partition"])
+        for topic in described
+        for partition in topic["partitions"]
+    )
+
+
+async def consume_to_end(
+    applier: BatchApplier,
+    settings: Any,
+    topic_names: list[str],
+    group_id: str,
+    *,
+    batch_size: int = 5000,
+) -> BatchStats:
+    """Read `topic_names` from offset zero to their end offsets now, applying in batches."""
+    kafka = settings.kafka
+    consumer = AIOKafkaConsumer(
+        **client_options(kafka),
+        group_id=group_id,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        max_poll_records=batch_size,
+        fetch_max_bytes=64 * 1024 * 1024,
+        max_partition_fetch_bytes=16 * 1024 * 1024,
+    )
+    await consumer.start()
+    stats = BatchStats()
+    try:
+        partitions = await partitions_of(kafka, topic_names)
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        ends = await consumer.end_offsets(partitions)
+        remaining = set()
+        for tp in partitions:
+            if ends[tp] > await consumer.position(tp):
+                remaining.add(tp)
+            else:
+                consumer.pause(tp)
+        while remaining:
+            data = await consumer.getmany(timeout_ms=1000, max_records=batch_size)
+            records = []
+            commits = {}
+            for tp, batch in data.items():
+                kept = [r for r in batch if r.offset < ends[tp]]
+                records.extend(kept)
+                if kept:
+                    commits[tp] = kept[-1].offset + 1
+            while True:
+                try:
+                    stats.add(await applier.apply_records(records))
+                    break
+                except TRANSIENT_ERRORS:
+                    stats.retries += 1
+                    await asyncio.sleep(applier.retry_backoff_s)
+            if commits:
+                await consumer.commit(commits)
+            for tp, offset in commits.items():
+                if offset >= ends[tp]:
+                    remaining.discard(tp)
+                    consumer.pause(tp)
+        return stats
+    finally:
+        await consumer.stop()
+
+
+async def replay_into(
+    definition: ServiceDefinition,
+    pool: asyncpg.Pool,
+    dsn: str,
+    *,
+    publish: bool = True,
+    reset: bool = True,
+) -> ReplayStats:
+    from qaf_reporting.app import CONSUMER, TOPICS
+
+    settings = definition.settings
+    prefix = settings.kafka.topic_prefix
+    await ensure_topics(settings.kafka)
+    if reset:
+        async with pool.acquire() as conn, conn.transaction():
+            await repository.reset_state(conn, CONSUMER)
+    producer = make_producer(settings.kafka)
+    await producer.start()
+    try:
+        applier = BatchApplier(
+            CONSUMER, pool, producer, topic_prefix=prefix, retry_backoff_s=settings.consumer_retry_backoff_s
+        )
+        group = ServiceRuntime(definition).consumer_group(CONSUMER)
+        started = time.perf_counter()
+        result = ReplayStats()
+        result.batch = await consume_to_end(
+            applier,
+            settings,
+            [prefix + t.name for t in TOPICS],
+            group,
+            batch_size=getattr(settings, "replay_batch_size", 5000),
+        )
+        result.seconds = time.perf_counter() - started
+        if publish:
+            result.published = await FigurePublisher(pool).flush_all()
+            relay = OutboxRelay(dsn=dsn, schema=definition.name, producer=producer, topic_prefix=prefix)
+            async with pool.acquire() as conn:
+                while await relay.publish_pending(conn):
+                    pass
+        return result
+    finally:
+        await producer.stop()
+
+
+async def replay_from_zero(definition: ServiceDefinition, *, publish: bool = True) -> ReplayStats:
+    settings = definition.settings
+    url = await migrate_service(
+        settings.database_url, definition.name, settings.db_role_password.get_secret_value(), definition.migrations_dir
+    )
+    pool = await connect_pool(url, definition.name, max_size=4)
+    try:
+        return await replay_into(definition, pool, url, publish=publish)
+    finally:
+        await pool.close()

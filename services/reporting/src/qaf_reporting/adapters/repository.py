@@ -1,0 +1,313 @@
+"""PostgreSQL side of reporting: apply effects to the counters, read window sums, publication state.
+
+`apply` takes a batch of effects (one event's, from the live consumer, or thousands, from a replay)
+and applies them inside the caller's transaction with a handful of set-based statements:
+guarded groups are kept only the first time their `once` key is seen, case changes go through the
+case state, counters are added up in memory and upserted once per key, dirty cells are marked.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+import asyncpg
+
+from qaf_reporting.domain import cases as case_rules
+from qaf_reporting.domain.effects import FAMILY_OF_KIND, Effects
+from qaf_reporting.domain.figures import ALL, Sums
+from qaf_reporting.domain.publishing import Published
+
+# What a replay empties. `published_figures` is kept: it is what subscribers were told, not a figure,
+# so a replay that rebuilds the same figures publishes nothing, and one that changes a figure publishes it.
+STATE_TABLES = ("monthly_counts", "counted_entities", "cases", "dirty_cells", "watermark")
+
+CountKey = tuple[str, str, int, str, str, str]  # kind, service, month, theme, k1, k2
+COPY_THRESHOLD = 500  # more counter keys than this in one batch: COPY into a staging table, then upsert
+
+
+async def apply(conn: asyncpg.Connection, batch: Sequence[Effects]) -> int:
+    """Apply effects in order. Returns how many counter increments were kept."""
+    # 1. once-per-entity groups: the first sighting wins, in this batch and against the database
+    wanted: dict[tuple[str, str], None] = {}
+    for effects in batch:
+        for group in effects.groups:
+            if group.once is not None:
+                wanted.setdefault(group.once, None)
+    fresh: set[tuple[str, str]] = set()
+    if wanted:
+        rows = await conn.fetch(
+            """
+            INSERT INTO counted_entities (kind, entity_id)
+            SELECT * FROM unnest($1::text[], $2::text[])
+            ON CONFLICT DO NOTHING
+            RETURNING kind, entity_id
+            """,
+            [key[0] for key in wanted],
+            [key[1] for key in wanted],
+        )
+        fresh = {(r["kind"], r["entity_id"]) for r in rows}
+    counts: dict[CountKey, int] = defaultdict(int)
+    latest: datetime | None = None
+    case_changes = []
+    for effects in batch:
+        if latest is None or effects.event_at > latest:
+            latest = effects.event_at
+        for group in effects.groups:
+            if group.once is not None:
+                if group.once not in fresh:
+                    continue
+                fresh.discard(group.once)  # a second sighting in the same batch counts nothing
+            for count in group.counts:
+                counts[count[:6]] += count.n  # type: ignore[index]
+        if effects.case is not None:
+            case_changes.append(effects)
+
+    # 2. case changes, in order, through each case's state
+    if case_changes:
+        ids = sorted({e.case.case_id for e in case_changes if e.case is not None})
+        rows = await conn.fetch(
+            "SELECT case_id, service, opened_month, closed_month FROM cases WHERE case_id = ANY($1::text[])", ids
+        )
+        states: dict[str, case_rules.CaseState | None] = {
+            r["case_id"]: case_rules.CaseState(r["case_id"], r["service"], r["opened_month"], r["closed_month"])
+            for r in rows
+        }
+        before = dict(states)
+        for effects in case_changes:
+            change = effects.case
+            assert change is not None
+            old = states.get(change.case_id)
+            new = case_rules.apply_change(old, change)
+            states[change.case_id] = new
+            for count in case_rules.delta(old, new):
+                counts[count[:6]] += count.n  # type: ignore[index]
+        changed = [s for cid, s in states.items() if s is not None and s != before.get(cid)]
+        if changed:
+            await conn.execute(
+                """
+                INSERT INTO cases (case_id, service, opened_month, closed_month)
+                SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::int[])
+                ON CONFLICT (case_id) DO UPDATE SET service = EXCLUDED.service,
+                    opened_month = EXCLUDED.opened_month, closed_month = EXCLUDED.closed_month
+                """,
+                [s.case_id for s in changed],
+                [s.service for s in changed],
+                [s.opened_month for s in changed],
+                [s.closed_month for s in changed],
+            )
+
+    # 3. counters, one upsert per key (sorted: concurrent writers take row locks in the same order)
+    keys = sorted(key for key, n in counts.items() if n)
+    if len(keys) > COPY_THRESHOLD:
+        await conn.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS staged_counts (LIKE monthly_counts) ON COMMIT DELETE ROWS"
+        )
+        await conn.copy_records_to_table(
+            "staged_counts", records=[(*key, counts[key]) for key in keys],
+            columns=["kind", "service", "month", "theme", "k1", "k2", "n"],
+        )
+        await conn.execute(
+            """
+            INSERT INTO monthly_counts (kind, service, month, theme, k1, k2, n)
+            SELECT kind, service, month, theme, k1, k2, n FROM staged_counts ORDER BY kind, service, month, theme, k1, k2
+            ON CONFLICT (kind, service, month, theme, k1, k2) DO UPDATE SET n = monthly_counts.n + EXCLUDED.n
+            """
+        )
+    elif keys:
+        await conn.execute(
+            """
+            INSERT INTO monthly_counts (kind, service, month, theme, k1, k2, n)
+            SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::text[], $6::text[], $7::bigint[])
+            ON CONFLICT (kind, service, month, theme, k1, k2) DO UPDATE SET n = monthly_counts.n + EXCLUDED.n
+            """,
+            *[list(column) for column in zip(*keys, strict=True)],
+            [counts[key] for key in keys],
+        )
+    # 4. dirty cells for the theme-updated flusher, stamped with the latest event time of the batch
+    cells = sorted({(FAMILY_OF_KIND[key[0]], key[1], key[2]) for key in keys})
+    if cells:
+        await conn.execute(
+            """
+            INSERT INTO dirty_cells (family, service, month, last_event_at)
+            SELECT f, s, m, $4 FROM unnest($1::text[], $2::text[], $3::int[]) AS c(f, s, m)
+            ON CONFLICT (family, service, month)
+            DO UPDATE SET last_event_at = greatest(dirty_cells.last_event_at, EXCLUDED.last_event_at)
+            """,
+            [c[0] for c in cells],
+            [c[1] for c in cells],
+            [c[2] for c in cells],
+            latest,
+        )
+    return len(keys)
+
+
+def _scope_clause(scope: str, param: int) -> str:
+    return "TRUE" if scope == ALL else f"service = ${param}"
+
+
+async def monthly_sums(
+    conn: asyncpg.Connection | asyncpg.Pool, kinds: Iterable[str], scope: str, start: int, end: int
+) -> dict[int, dict[tuple[str, str, str, str], int]]:
+    """month -> (kind, theme, k1, k2) -> count, for one service or all, over start..end."""
+    rows = await conn.fetch(
+        f"""
+        SELECT month, kind, theme, k1, k2, sum(n)::bigint AS n FROM monthly_counts
+        WHERE kind = ANY($1::text[]) AND month BETWEEN $2 AND $3 AND {_scope_clause(scope, 4)}
+        GROUP BY month, kind, theme, k1, k2
+        """,
+        list(kinds),
+        start,
+        end,
+        *([] if scope == ALL else [scope]),
+    )
+    out: dict[int, dict[tuple[str, str, str, str], int]] = defaultdict(dict)
+    for r in rows:
+        out[r["month"]][(r["kind"], r["theme"], r["k1"], r["k2"])] = r["n"]
+    return out
+
+
+async def sums(
+    conn: asyncpg.Connection | asyncpg.Pool, kinds: Iterable[str], scope: str, start: int, end: int
+) -> Sums:
+    """(kind, theme, k1, k2) -> count over start..end, for one service or all."""
+    rows = await conn.fetch(
+        f"""
+        SELECT kind, theme, k1, k2, sum(n)::bigint AS n FROM monthly_counts
+        WHERE kind = ANY($1::text[]) AND month BETWEEN $2 AND $3 AND {_scope_clause(scope, 4)}
+        GROUP BY kind, theme, k1, k2
+        """,
+        list(kinds),
+        start,
+        end,
+        *([] if scope == ALL else [scope]),
+    )
+    return {(r["kind"], r["theme"], r["k1"], r["k2"]): r["n"] for r in rows}
+
+
+async def sums_by_service(
+    conn: asyncpg.Connection | asyncpg.Pool, kinds: Iterable[str], start: int, end: int
+) -> dict[str, dict[tuple[str, str, str, str], int]]:
+    """service -> (kind, theme, k1, k2) -> count over start..end."""
+    rows = await conn.fetch(
+        """
+        SELECT service, kind, theme, k1, k2, sum(n)::bigint AS n FROM monthly_counts
+        WHERE kind = ANY($1::text[]) AND month BETWEEN $2 AND $3
+        GROUP BY service, kind, theme, k1, k2
+        """,
+        list(kinds),
+        start,
+        end,
+    )
+    out: dict[str, dict[tuple[str, str, str, str], int]] = defaultdict(dict)
+    for r in rows:
+        out[r["service"]][(r["kind"], r["theme"], r["k1"], r["k2"])] = r["n"]
+    return out
+
+
+async def case_series(conn: asyncpg.Connection | asyncpg.Pool, scope: str) -> tuple[dict[int, int], dict[int, int]]:
+    """Cases opened and closed per month (all months), for one service or all."""
+    rows = await conn.fetch(
+        f"""
+        SELECT kind, month, sum(n)::bigint AS n FROM monthly_counts
+        WHERE kind IN ('case-opened', 'case-closed') AND {_scope_clause(scope, 1)}
+        GROUP BY kind, month
+        """,
+        *([] if scope == ALL else [scope]),
+    )
+    opened: dict[int, int] = {}
+    closed: dict[int, int] = {}
+    for r in rows:
+        (opened if r["kind"] == "case-opened" else closed)[r["month"]] = r["n"]
+    return opened, closed
+
+
+async def latest_month(conn: asyncpg.Connection | asyncpg.Pool) -> int | None:
+    return await conn.fetchval("SELECT month FROM watermark")
+
+
+async def latest_month_with(conn: asyncpg.Connection | asyncpg.Pool, kind: str) -> int | None:
+    return await conn.fetchval("SELECT max(month) FROM monthly_counts WHERE kind = $1", kind)
+
+
+async def take_dirty(conn: asyncpg.Connection, limit: int) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        """
+        DELETE FROM dirty_cells WHERE (family, service, month) IN (
+            SELECT family, service, month FROM dirty_cells ORDER BY month, family, service LIMIT $1
+            FOR UPDATE SKIP LOCKED
+        ) RETURNING family, service, month, last_event_at
+        """,
+        limit,
+    )
+
+
+async def advance_watermark(conn: asyncpg.Connection, month: int) -> int:
+    return await conn.fetchval(
+        """
+        INSERT INTO watermark (id, month) VALUES (true, $1)
+        ON CONFLICT (id) DO UPDATE SET month = greatest(watermark.month, EXCLUDED.month)
+        RETURNING month
+        """,
+        month,
+    )
+
+
+async def published(
+    conn: asyncpg.Connection, measures: Sequence[str], scope: str, windows: Sequence[int], ends: Sequence[int]
+) -> dict[tuple, Published]:
+    rows = await conn.fetch(
+        """
+        SELECT theme, measure, question_id, category, service, window_months, period_end, count, denominator, rate
+        FROM published_figures
+        WHERE service = $1 AND measure = ANY($2::text[])
+          AND (window_months, period_end) IN (SELECT * FROM unnest($3::int[], $4::int[]))
+        """,
+        scope,
+        list(measures),
+        list(windows),
+        list(ends),
+    )
+    return {
+        (r["theme"], r["measure"], r["question_id"], r["category"], r["service"], r["window_months"], r["period_end"]):
+        Published(r["count"], r["denominator"], r["rate"])
+        for r in rows
+    }
+
+
+async def record_published(conn: asyncpg.Connection, rows: Sequence[tuple]) -> None:
+    """rows: (theme, measure, question_id, category, service, window, period_end, count, denominator, rate)."""
+    if not rows:
+        return
+    columns = list(zip(*rows, strict=True))
+    await conn.execute(
+        """
+        INSERT INTO published_figures
+            (theme, measure, question_id, category, service, window_months, period_end, count, denominator, rate)
+        SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[], $7::int[],
+                             $8::bigint[], $9::bigint[], $10::float8[])
+        ON CONFLICT (service, window_months, period_end, measure, theme, question_id, category)
+        DO UPDATE SET count = EXCLUDED.count, denominator = EXCLUDED.denominator, rate = EXCLUDED.rate,
+                      published_at = now()
+        """,
+        *[list(c) for c in columns],
+    )
+
+
+async def reset_state(conn: asyncpg.Connection, consumer: str) -> None:
+    """Empty every table the figures are built from (for a replay from offset zero)."""
+    await conn.execute(f"TRUNCATE {', '.join(STATE_TABLES)}")
+    await conn.execute("DELETE FROM processed_events WHERE consumer = $1", consumer)
+
+
+def counter_snapshot_query() -> str:
+    return (
+        "SELECT kind, service, month, theme, k1, k2, n FROM monthly_counts WHERE n <> 0 "
+        "ORDER BY kind, service, month, theme, k1, k2"
+    )
+
+
+async def snapshot(conn: asyncpg.Connection | asyncpg.Pool) -> list[tuple]:
+    """Every counter, in a fixed order: two snapshots are equal iff the figures are."""
+    return [tuple(r) for r in await conn.fetch(counter_snapshot_query())]
