@@ -129,18 +129,18 @@ EXAMPLES: dict[str, Payload] = {
             delta=2.0,
         ),
         ActionMilestoneUpdated(
-            area_id="supervision", action_id="supervision-pilots", status=MilestoneStatus.IN_PROGRESS,
+            area_id="supervision", action_id="supervision.3", status=MilestoneStatus.IN_PROGRESS,
             updated_by="M-0101", updated_on=date(2013, 10, 4),
         ),
         DriftFlagged(
-            area_id="supervision", indicator_id="supervision-regular-reflective", kind=DriftKind.TREND,
+            area_id="supervision", indicator_id="supervision.regular-reflective", kind=DriftKind.TREND,
             status=AreaStatus.DRIFTING, as_of=date(2013, 10, 31),
             explanation="Supervision regular and reflective: 41% yes over the last 3 months (95% interval 33-49%), "
             "below the 2012-13 baseline of 55% and moving away from the 75% target.",
             figures={"rate": 41.0, "baseline": 55.0, "target": 75.0, "sample": 150},
         ),
         DriftCleared(
-            area_id="chronologies", indicator_id="chronology-up-to-date", kind=DriftKind.TREND,
+            area_id="chronologies", indicator_id="chronologies.up-to-date", kind=DriftKind.TREND,
             status=AreaStatus.ON_TRACK, as_of=date(2013, 10, 31),
             explanation="Up-to-date chronologies: 68% yes over 3 months, now above the 60% tolerance line.",
         ),
