@@ -47,7 +47,22 @@ def test_a_service_prefix_wins_over_the_platform_wide_database_url(monkeypatch: 
     assert DemoSettings().database_url == "postgresql://a@h/own"
 
 
-def test_logs_are_json_with_the_bound_event_ids_and_secrets_redacted(capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.fixture
+def restore_logging() -> object:
+    """configure_logging binds the stream of the moment: leave no handle on this test's capture behind."""
+    import logging
+
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    structlog.reset_defaults()
+    structlog.contextvars.clear_contextvars()
+    root.handlers[:], root.level = handlers, level
+
+
+def test_logs_are_json_with_the_bound_event_ids_and_secrets_redacted(
+    capsys: pytest.CaptureFixture[str], restore_logging: object
+) -> None:
     configure_logging("demo", "INFO")
     log = structlog.get_logger("test")
     with structlog.contextvars.bound_contextvars(event_id="e-1", correlation_id="c-1"):
@@ -56,4 +71,3 @@ def test_logs_are_json_with_the_bound_event_ids_and_secrets_redacted(capsys: pyt
     assert line["event"] == "consumer.event_handled"
     assert line["event_id"] == "e-1" and line["correlation_id"] == "c-1" and line["service"] == "demo"
     assert line["password"] == "***" and line["token"] == "***"
-    structlog.contextvars.clear_contextvars()
