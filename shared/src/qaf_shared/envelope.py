@@ -7,6 +7,7 @@ and raises `ContractViolation` with a reason a person can read when it cannot.
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import UTC, datetime
 from typing import Annotated, Any, ClassVar, Generic, TypeVar
@@ -125,6 +126,12 @@ def new_envelope(
     )
 
 
+@functools.cache
+def envelope_type(payload_cls: type[Payload]) -> type[Envelope[Any]]:
+    """`Envelope[payload_cls]`, built once: parametrising a generic model is costly."""
+    return Envelope[payload_cls]  # type: ignore[valid-type]
+
+
 def _first_error(exc: ValidationError) -> str:
     parts = []
     for err in exc.errors()[:5]:
@@ -156,7 +163,7 @@ def decode(raw: bytes | str, *, expected_topic: str | None = None) -> Envelope[P
             f"{event_type} belongs on {payload_cls.TOPIC.name}, not on {expected_topic}"
         )
     try:
-        return Envelope[payload_cls].model_validate(data)  # type: ignore[valid-type]
+        return envelope_type(payload_cls).model_validate(data)
     except ValidationError as exc:
         raise ContractViolation(f"{event_type} is invalid: {_first_error(exc)}") from None
 

@@ -25,7 +25,7 @@ from faststream.middlewares import AckPolicy
 from qaf_shared import contracts  # noqa: F401  (registers every contract)
 from qaf_shared.db import connect_pool, migrate_service
 from qaf_shared.http import TokenStore, create_http_app
-from qaf_shared.kafka import EventConsumer, EventHandler, OutboxRelay, ensure_topics, make_broker, make_producer
+from qaf_shared.kafka import BatchHandler, EventConsumer, EventHandler, OutboxRelay, ensure_topics, make_broker, make_producer
 from qaf_shared.logging import configure_logging
 from qaf_shared.settings import ServiceSettings
 from qaf_shared.topics import Topic
@@ -40,6 +40,9 @@ class Subscription:
     consumer: str
     topics: tuple[Topic, ...]
     handlers: Mapping[str, EventHandler]
+    # Optional: applies a whole batch of fresh events at once; the per-event handlers still serve
+    # when a batch must be split to dead-letter one event.
+    batch_handler: BatchHandler | None = None
 
 
 BackgroundTask = Callable[["ServiceRuntime"], Awaitable[None]]
@@ -99,6 +102,7 @@ class ServiceRuntime:
                 handlers=subscription.handlers,
                 retry_backoff_s=settings.consumer_retry_backoff_s,
                 topic_prefix=settings.kafka.topic_prefix,
+                batch_handler=subscription.batch_handler,
             )
             self.consumers.append(consumer)
             self._subscribe(consumer, subscription)

@@ -28,6 +28,7 @@ def subscriptions(runtime: ServiceRuntime) -> list[Subscription]:
             consumer=CONSUMER,
             topics=TOPICS,
             handlers={event_type: handlers.apply_event for event_type in handlers.HANDLED_EVENTS},
+            batch_handler=handlers.apply_events,
         )
     ]
 

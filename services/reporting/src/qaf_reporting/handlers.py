@@ -4,6 +4,7 @@ The shared EventConsumer has already recorded the event in processed_events in t
 the handler turns it into counter increments (domain) and applies them (repository).
 """
 
+from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
@@ -16,11 +17,18 @@ from qaf_reporting.domain.effects import RULES, RejectedEvent, effects_of
 
 
 async def apply_event(conn: asyncpg.Connection, event: Envelope[Any]) -> None:
-    try:
-        effects = effects_of(event)
-    except RejectedEvent as exc:
-        raise PermanentFailure(str(exc)) from None
-    await repository.apply(conn, [effects])
+    await apply_events(conn, [event])
+
+
+async def apply_events(conn: asyncpg.Connection, events: Sequence[Envelope[Any]]) -> None:
+    """A batch at once: set-based writes of every event's counter increments."""
+    effects = []
+    for event in events:
+        try:
+            effects.append(effects_of(event))
+        except RejectedEvent as exc:
+            raise PermanentFailure(str(exc)) from None
+    await repository.apply(conn, effects)
 
 
 HANDLED_EVENTS: tuple[str, ...] = tuple(RULES)

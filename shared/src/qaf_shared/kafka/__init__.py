@@ -2,10 +2,12 @@
 
 from qaf_shared.kafka.admin import ensure_topics
 from qaf_shared.kafka.connection import client_options, make_broker, make_producer
-from qaf_shared.kafka.consumer import EventConsumer, EventHandler, PermanentFailure
+from qaf_shared.kafka.consumer import BatchHandler, BatchOutcome, EventConsumer, EventHandler, PermanentFailure
 from qaf_shared.kafka.outbox import OutboxRelay, enqueue
 
 __all__ = [
+    "BatchHandler",
+    "BatchOutcome",
     "EventConsumer",
     "EventHandler",
     "OutboxRelay",

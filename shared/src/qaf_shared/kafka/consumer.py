@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -31,6 +31,8 @@ from qaf_shared.topics import DLQ_SUFFIX, logical_name
 log = structlog.get_logger(__name__)
 
 EventHandler = Callable[[asyncpg.Connection, Envelope[Any]], Awaitable[None]]
+# Applies many events at once (set-based SQL); used for batches instead of the per-event handlers.
+BatchHandler = Callable[[asyncpg.Connection, Sequence[Envelope[Any]]], Awaitable[None]]
 
 MAX_REASON_LENGTH = 1000
 
@@ -58,6 +60,19 @@ class DeadLetter:
 
 
 @dataclass
+class BatchOutcome:
+    records: int = 0
+    applied: int = 0
+    duplicates: int = 0
+    ignored: int = 0
+    dead_lettered: int = 0
+
+    def add(self, other: BatchOutcome) -> None:
+        for name in ("records", "applied", "duplicates", "ignored", "dead_lettered"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+
+@dataclass
 class EventConsumer:
     """Applies events from Kafka to a service's database, exactly once in effect."""
 
@@ -67,7 +82,7 @@ class EventConsumer:
     handlers: Mapping[str, EventHandler]
     retry_backoff_s: float = 1.0
     topic_prefix: str = ""
-    _stopping: bool = field(default=False, init=False)
+    batch_handler: BatchHandler | None = None
 
     def _decode(self, record: ConsumerRecord) -> Envelope[Any]:
         return decode(record.value, expected_topic=logical_name(record.topic, self.topic_prefix))
@@ -81,64 +96,71 @@ class EventConsumer:
         if envelope.event_type not in self.handlers:
             EVENTS_HANDLED.labels(self.name, envelope.event_type, "ignored").inc()
             return None
-        return await self._apply_alone(record, envelope)
+        letter, _ = await self._apply_alone(record, envelope)
+        return letter
 
-    async def handle_batch(self, records: Sequence[ConsumerRecord]) -> list[DeadLetter]:
+    async def handle_batch(self, records: Sequence[ConsumerRecord]) -> BatchOutcome:
         """Apply records in one transaction, falling back to one each when one of them cannot be applied.
 
         Raises on passing failures, so the caller retries the whole batch and commits nothing.
         """
-        dead: list[DeadLetter] = []
+        outcome = BatchOutcome(records=len(records))
         decoded: list[tuple[ConsumerRecord, Envelope[Any]]] = []
         for record in records:
             try:
                 envelope = self._decode(record)
             except ContractViolation as exc:
-                dead.append(await self._dead_letter(record, str(exc)))
+                await self._dead_letter(record, str(exc))
+                outcome.dead_lettered += 1
                 continue
             if envelope.event_type not in self.handlers:
                 EVENTS_HANDLED.labels(self.name, envelope.event_type, "ignored").inc()
+                outcome.ignored += 1
                 continue
             decoded.append((record, envelope))
-        if len(decoded) == 1:
-            letter = await self._apply_alone(*decoded[0])
-            return dead + ([letter] if letter else [])
-        if not decoded:
-            return dead
-        try:
-            await self._apply_together(decoded)
-        except TRANSIENT_ERRORS:
-            raise
-        except Exception:
-            # One event of the batch cannot be applied: apply each on its own, so only it is dead-lettered.
-            log.info("consumer.batch_split", records=len(decoded))
-            for record, envelope in decoded:
-                letter = await self._apply_alone(record, envelope)
-                if letter:
-                    dead.append(letter)
-        return dead
+        if len(decoded) > 1:
+            try:
+                outcome.applied = await self._apply_together(decoded)
+                outcome.duplicates = len(decoded) - outcome.applied
+                return outcome
+            except TRANSIENT_ERRORS:
+                raise
+            except Exception as exc:
+                # One event of the batch cannot be applied: apply each alone, so only it is dead-lettered.
+                log.info("consumer.batch_split", records=len(decoded), error=type(exc).__name__)
+        for record, envelope in decoded:
+            letter, applied = await self._apply_alone(record, envelope)
+            if letter is not None:
+                outcome.dead_lettered += 1
+            else:
+                outcome.applied += applied
+                outcome.duplicates += 1 - applied
+        return outcome
 
-    async def _apply_alone(self, record: ConsumerRecord, envelope: Envelope[Any]) -> DeadLetter | None:
+    async def _apply_alone(self, record: ConsumerRecord, envelope: Envelope[Any]) -> tuple[DeadLetter | None, int]:
+        """Apply one event in its own transaction: (the dead letter it became, or None; 1 if applied)."""
         with structlog.contextvars.bound_contextvars(
             event_id=str(envelope.event_id),
             correlation_id=str(envelope.correlation_id),
             event_type=envelope.event_type,
         ):
             try:
-                applied = await self._apply_together([(record, envelope)])
+                applied = await self._apply_together([(record, envelope)], batch=False)
             except TRANSIENT_ERRORS:
                 raise
             except PermanentFailure as exc:
-                return await self._dead_letter(record, str(exc))
+                return await self._dead_letter(record, str(exc)), 0
             except asyncpg.PostgresError as exc:
-                return await self._dead_letter(record, f"database refused the change: {exc}")
+                return await self._dead_letter(record, f"database refused the change: {exc}"), 0
             except Exception as exc:  # a bug must not block the partition
                 log.exception("consumer.handler_failed")
-                return await self._dead_letter(record, f"handler failed: {type(exc).__name__}: {exc}")
+                return await self._dead_letter(record, f"handler failed: {type(exc).__name__}: {exc}"), 0
             log.debug("consumer.event_handled", outcome="applied" if applied else "duplicate")
-        return None
+        return None, applied
 
-    async def _apply_together(self, items: Sequence[tuple[ConsumerRecord, Envelope[Any]]]) -> int:
+    async def _apply_together(
+        self, items: Sequence[tuple[ConsumerRecord, Envelope[Any]]], *, batch: bool = True
+    ) -> int:
         """One transaction: record every event id, apply those seen for the first time, in order."""
         async with self.pool.acquire() as conn, conn.transaction():
             rows = await conn.fetch(
@@ -155,17 +177,21 @@ class EventConsumer:
                 [r.partition for r, _ in items],
                 [r.offset for r, _ in items],
             )
-            fresh = {row["event_id"] for row in rows}
-            applied = 0
+            fresh_ids = {row["event_id"] for row in rows}
+            fresh: list[Envelope[Any]] = []
             for _, envelope in items:
-                if envelope.event_id in fresh:
-                    fresh.discard(envelope.event_id)  # the same event twice in one batch applies once
-                    await self.handlers[envelope.event_type](conn, envelope)
-                    applied += 1
+                if envelope.event_id in fresh_ids:
+                    fresh_ids.discard(envelope.event_id)  # the same event twice in one batch applies once
+                    fresh.append(envelope)
                     EVENTS_HANDLED.labels(self.name, envelope.event_type, "applied").inc()
                 else:
                     EVENTS_HANDLED.labels(self.name, envelope.event_type, "duplicate").inc()
-            return applied
+            if batch and self.batch_handler is not None:
+                await self.batch_handler(conn, fresh)
+            else:
+                for envelope in fresh:
+                    await self.handlers[envelope.event_type](conn, envelope)
+            return len(fresh)
 
     async def _dead_letter(self, record: ConsumerRecord, reason: str) -> DeadLetter:
         reason = reason[:MAX_REASON_LENGTH]

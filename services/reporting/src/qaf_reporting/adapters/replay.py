@@ -23,22 +23,24 @@ from aiokafka.admin import AIOKafkaAdminClient
 from qaf_shared.db import connect_pool, migrate_service
 from qaf_shared.kafka import OutboxRelay, client_options, ensure_topics, make_producer
 from qaf_shared.kafka.consumer import TRANSIENT_ERRORS
+from qaf_shared.kafka import BatchOutcome, EventConsumer
 from qaf_shared.runtime import ServiceDefinition, ServiceRuntime
 
 from qaf_reporting.adapters import repository
-from qaf_reporting.adapters.batch import BatchApplier, BatchStats
 from qaf_reporting.adapters.publisher import FigurePublisher
 
 
 @dataclass
 class ReplayStats:
-    batch: BatchStats = field(default_factory=BatchStats)
+    batch: BatchOutcome = field(default_factory=BatchOutcome)
+    retries: int = 0
     seconds: float = 0.0
     published: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         out = asdict(self.batch)
         out.update(
+            retries=self.retries,
             seconds=round(self.seconds, 3),
             events_per_second=round(self.batch.records / self.seconds, 1) if self.seconds else None,
             theme_updated_published=self.published,
@@ -61,13 +63,13 @@ async def partitions_of(kafka: Any, topic_names: list[str]) -> list[TopicPartiti
 
 
 async def consume_to_end(
-    applier: BatchApplier,
+    applier: EventConsumer,
     settings: Any,
     topic_names: list[str],
     group_id: str,
     *,
     batch_size: int = 5000,
-) -> BatchStats:
+) -> tuple[BatchOutcome, int]:
     """Read `topic_names` from offset zero to their end offsets now, applying in batches."""
     kafka = settings.kafka
     consumer = AIOKafkaConsumer(
@@ -80,7 +82,8 @@ async def consume_to_end(
         max_partition_fetch_bytes=16 * 1024 * 1024,
     )
     await consumer.start()
-    stats = BatchStats()
+    stats = BatchOutcome()
+    retries = 0
     try:
         partitions = await partitions_of(kafka, topic_names)
         consumer.assign(partitions)
@@ -103,10 +106,10 @@ async def consume_to_end(
                     commits[tp] = kept[-1].offset + 1
             while True:
                 try:
-                    stats.add(await applier.apply_records(records))
+                    stats.add(await applier.handle_batch(records))
                     break
                 except TRANSIENT_ERRORS:
-                    stats.retries += 1
+                    retries += 1
                     await asyncio.sleep(applier.retry_backoff_s)
             if commits:
                 await consumer.commit(commits)
@@ -114,7 +117,7 @@ async def consume_to_end(
                 if offset >= ends[tp]:
                     remaining.discard(tp)
                     consumer.pause(tp)
-        return stats
+        return stats, retries
     finally:
         await consumer.stop()
 
@@ -138,13 +141,18 @@ async def replay_into(
     producer = make_producer(settings.kafka)
     await producer.start()
     try:
-        applier = BatchApplier(
-            CONSUMER, pool, producer, topic_prefix=prefix, retry_backoff_s=settings.consumer_retry_backoff_s
+        from qaf_reporting import handlers
+
+        applier = EventConsumer(
+            name=CONSUMER, pool=pool, producer=producer,
+            handlers={event_type: handlers.apply_event for event_type in handlers.HANDLED_EVENTS},
+            batch_handler=handlers.apply_events, topic_prefix=prefix,
+            retry_backoff_s=settings.consumer_retry_backoff_s,
         )
         group = ServiceRuntime(definition).consumer_group(CONSUMER)
         started = time.perf_counter()
         result = ReplayStats()
-        result.batch = await consume_to_end(
+        result.batch, result.retries = await consume_to_end(
             applier,
             settings,
             [prefix + t.name for t in TOPICS],
