@@ -9,6 +9,7 @@ from pathlib import Path
 
 from qaf_shared import topics
 from qaf_shared.cli import service_main
+from qaf_shared.http import intake_router
 from qaf_shared.runtime import ServiceDefinition, ServiceRuntime, Subscription
 
 from qaf_allocation import handlers
@@ -47,7 +48,8 @@ def definition(settings: AllocationSettings | None = None, *,
         settings=ctx.settings,
         migrations_dir=MIGRATIONS,
         subscriptions=subscriptions,
-        routers=[build_router(ctx)],
+        # The case systems' HTTP intake lives with the case population it feeds.
+        routers=[build_router(ctx), intake_router(["case-opened", "case-updated", "case-closed"])],
         background=[monthly_scheduler(ctx)],
     )
 
