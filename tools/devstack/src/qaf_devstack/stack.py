@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -81,7 +82,7 @@ class Stack:
                 stderr=subprocess.STDOUT, start_new_session=True,
             )
 
-    def wait_ready(self, timeout: float = 90.0) -> dict[str, float]:
+    def wait_ready(self, timeout: float = 90.0, abort: Callable[[], bool] = lambda: False) -> dict[str, float]:
         started = time.monotonic()
         ready: dict[str, float] = {}
         with httpx.Client(timeout=2) as client:
@@ -98,6 +99,8 @@ class Stack:
                             ready[name] = time.monotonic() - started
                     except httpx.HTTPError:
                         pass
+                if abort():
+                    raise InterruptedError("stopped before every service was ready")
                 if time.monotonic() - started > timeout:
                     missing = sorted(set(self.services) - set(ready))
                     raise TimeoutError(f"not ready after {timeout:.0f}s: {', '.join(missing)}")
@@ -150,13 +153,15 @@ def up() -> int:
         nonlocal stopping
         stopping = True
 
+    # Ctrl-C and SIGTERM only ask the loop to stop, so a second one cannot cut the clean stop short.
     signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
     try:
         print("starting PostgreSQL and Kafka ...", flush=True)
         stack.start_infrastructure()
         print(f"  infrastructure ready in {time.monotonic() - started:.1f}s; starting services ...", flush=True)
         stack.start_services()
-        ready = stack.wait_ready()
+        ready = stack.wait_ready(abort=lambda: stopping)
         print(f"all five services ready in {time.monotonic() - started:.1f}s "
               f"(slowest: {max(ready, key=ready.__getitem__)})\n", flush=True)
         print(stack.describe(), flush=True)
@@ -168,11 +173,10 @@ def up() -> int:
                     stopping = True
             time.sleep(0.5)
         return 0
-    except KeyboardInterrupt:
-        return 0
+    except InterruptedError as exc:
+        print(exc, file=sys.stderr)
+        return 1
     finally:
-        # A second Ctrl-C (or the one a wrapper forwards) must not cut the clean stop short.
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
         print("\nstopping ...", flush=True)
         stack.stop()
         print("stopped.", flush=True)
