@@ -4,10 +4,7 @@ the outbox and bearer tokens. Each test has its own database and its own topic p
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import subprocess
-import sys
 from datetime import date
 from pathlib import Path
 from uuid import uuid4
@@ -26,6 +23,7 @@ from qaf_shared.vocabulary import LegalStatus, Service
 from tests.conftest import eventually
 from tests.support.kafka import produce, read_topic
 from tests.support.probe import MIGRATIONS, probe_definition
+from tests.support.processes import ProbeProcess
 from tests.support.services import running
 
 pytestmark = pytest.mark.integration
@@ -109,13 +107,6 @@ async def test_a_malformed_message_is_dead_lettered_and_the_next_is_processed(
         assert 'qaf_dead_lettered_total{consumer="probe"' in metrics
 
 
-def _start_probe(database_url: str, settings: KafkaSettings, crash_key: str | None = None) -> subprocess.Popen[str]:
-    args = [sys.executable, "-m", "tests.support.probe", database_url, settings.bootstrap_servers, settings.topic_prefix]
-    if crash_key:
-        args.append(crash_key)
-    return subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-
-
 async def test_a_consumer_killed_between_database_commit_and_offset_commit_applies_nothing_twice(
     database_url: str, kafka_settings: KafkaSettings
 ) -> None:
@@ -124,14 +115,14 @@ async def test_a_consumer_killed_between_database_commit_and_offset_commit_appli
     # One key's events share a partition; order across keys does not matter to the assertion.
     await produce(kafka_settings, *(new_envelope(case_opened(k), source="case-system") for k in keys))
 
-    crashing = _start_probe(database_url, kafka_settings, crash_key="K-CRASH")
-    returncode = await asyncio.to_thread(crashing.wait, 120)
+    crashing = await ProbeProcess(database_url, kafka_settings, crash_key="K-CRASH").start(wait_ready=False)
+    returncode = await asyncio.to_thread(crashing.process.wait, 120)
     assert returncode == -signal.SIGKILL, "the probe should have killed itself after the commit"
 
     conn = await asyncpg.connect(database_url)
     try:
         assert await conn.fetchval("SELECT times FROM probe.applications WHERE key = 'K-CRASH'") == 1
-        restarted = _start_probe(database_url, kafka_settings)
+        restarted = await ProbeProcess(database_url, kafka_settings).start()
         try:
             await eventually(
                 lambda: conn.fetchval("SELECT count(*) = 5 FROM probe.applications"), timeout=90
@@ -140,8 +131,7 @@ async def test_a_consumer_killed_between_database_commit_and_offset_commit_appli
             rows = await conn.fetch("SELECT key, times FROM probe.applications ORDER BY key")
             assert {r["key"]: r["times"] for r in rows} == {k: 1 for k in keys}
         finally:
-            restarted.send_signal(signal.SIGTERM)
-            assert await asyncio.to_thread(restarted.wait, 60) == 0
+            assert await restarted.terminate() == 0, "a SIGTERMed consumer exits cleanly"
     finally:
         await conn.close()
 
