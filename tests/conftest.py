@@ -17,6 +17,24 @@ from qaf_shared.settings import KafkaSettings
 from qaf_devstack.ephemeral import ephemeral_kafka, ephemeral_postgres
 
 
+@pytest.fixture
+def service_logs() -> Iterator[None]:
+    """Logging as a served service has it (JSON, INFO), whatever an earlier in-process CLI call set."""
+    import logging
+
+    import structlog
+
+    from qaf_shared.logging import configure_logging
+
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    configure_logging("test", "INFO")
+    yield
+    structlog.reset_defaults()
+    structlog.contextvars.clear_contextvars()
+    root.handlers[:], root.level = handlers, level
+
+
 @pytest.fixture(scope="session")
 def kafka_bootstrap() -> Iterator[str]:
     with ephemeral_kafka() as bootstrap:

@@ -93,7 +93,7 @@ async def outbox_counts(service: RunningService) -> dict[str, int]:
 
 
 async def test_an_allocated_audit_submitted_over_http_is_published_as_audit_completed(
-    database_url: str, kafka_settings: KafkaSettings, capfd: pytest.CaptureFixture[str]
+    database_url: str, kafka_settings: KafkaSettings, capfd: pytest.CaptureFixture[str], service_logs: None
 ) -> None:
     async with audits_service(database_url, kafka_settings) as service:
         await produce(kafka_settings, allocated("A-2013-10-001", auditor="M-AUD-1"))
