@@ -64,6 +64,7 @@ class Lag:
     options: dict[str, Any] = field(default_factory=dict)
     _admin: Any = None
     _consumer: Any = None
+    _partitions: dict[str, list[int]] | None = None
 
     async def start(self) -> None:
         from aiokafka import AIOKafkaConsumer
@@ -85,8 +86,14 @@ class Lag:
 
         groups = list(groups)
         topics = {self.prefix + t for g in groups for t in GROUP_TOPICS[g]}
-        await self._consumer.topics()  # refresh metadata
-        partitions = [TopicPartition(t, p) for t in sorted(topics) for p in (self._consumer.partitions_for_topic(t) or ())]
+        if self._partitions is None or set(self._partitions) != topics:
+            described = await self._admin.describe_topics(sorted(topics))
+            self._partitions = {d["topic"]: sorted(p["partition"] for p in d["partitions"]) for d in described}
+            missing = topics - {t for t, ps in self._partitions.items() if ps}
+            if missing:  # just created: the broker's metadata has not caught up yet
+                self._partitions = None
+                return 1, {}
+        partitions = [TopicPartition(t, p) for t in sorted(topics) for p in self._partitions[t]]
         ends = await self._consumer.end_offsets(partitions)
         total = 0
         for group in groups:
@@ -126,6 +133,7 @@ class Outcome:
 
     allocations: dict[str, list[str]] = field(default_factory=dict)  # month -> audit ids drawn
     completed: int = 0
+    completions: dict[str, date] = field(default_factory=dict)  # audit id -> completion date
     late: int = 0
     never: int = 0
     case_events: int = 0
@@ -224,6 +232,7 @@ class Driver:
                 await self.call("audits", "POST", f"/audits/{audit.audit_id}/submission", (role, outcome.submitted_by),
                                 json=outcome.body, ok=(201,))
             self.outcome.completed += 1
+            self.outcome.completions[audit.audit_id] = outcome.completed_on
             self.outcome.late += outcome.late
             self.progress("auditors submit", 1)
 
@@ -304,7 +313,6 @@ class Driver:
             self.outcome.timings[month.month] = time.monotonic() - t0
         # the year closes: late audits of the last month, final sweeps, then the Board digest
         await self.submit(self._pending_late)
-        self.outcome.never += 0
         await self.sweep(plan.end_as_of)
         self.progress("waiting for reporting and actions", 0)
         await self.lag.settle(quiet_s=1.5)

@@ -506,10 +506,13 @@ def _escalations(rng: random.Random, records: list[CaseRecord], start: date, mon
                                       {"withdrawn_on": on.isoformat()}, actor))
                     continue
                 stages = 0 if roll < 0.72 else (1 if roll < 0.94 else 2)
-                for _stage in range(stages):
+                state = case.state_on(raised)
+                managers = (state.team_manager_id, f"SM-{SHORT[state.service]}")  # team, then service manager
+                for stage in range(stages):
                     on = add_working_days(on, rng.randint(2, 7))
                     steps.append(Step(on, esc_id, "escalations", "POST", f"{path}/progress",
-                                      {"progressed_on": on.isoformat()}, actor))
+                                      {"progressed_on": on.isoformat(), "addressed_to_manager_id": managers[stage]},
+                                      actor))
                 on = add_working_days(on, rng.choice((1, 2, 3, 3, 4, 4, 5, 5, 6, 8)))
                 outcome = rng.choice(("resolved", "resolved", "plan-changed", "referred-on"))
                 steps.append(Step(on, esc_id, "escalations", "POST", f"{path}/resolve",
