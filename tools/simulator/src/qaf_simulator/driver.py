@@ -317,7 +317,7 @@ class Driver:
         self.progress("waiting for reporting and actions", 0)
         await self.lag.settle(quiet_s=1.5)
         self.outcome.digest = (await self.call("actions", "POST", "/actions/digests", self.admin(), json={
-            "as_of": plan.end_as_of.isoformat(), "period": plan.digest_period, "send": False})).json()
+            "as_of": plan.digest_as_of.isoformat(), "period": plan.digest_period, "send": False})).json()
         self.progress("Board digest", 1)
         if output is not None:
             output.mkdir(parents=True, exist_ok=True)

@@ -304,7 +304,8 @@ class Plan:
     roster: tuple[Auditor, ...]
     opening_cases: tuple[CaseEvent, ...]  # the caseload open at the start, published before the first draw
     months: tuple[MonthPlan, ...]
-    end_as_of: date  # the first working day after the last month: final sweeps, the digest
+    end_as_of: date  # the first working day after the last month: the final overdue sweeps
+    digest_as_of: date  # the last day of the last month: the Board digest with the year's totals
     digest_period: str
     open_cases_at_start: int
     stats: dict[str, int] = field(default_factory=dict)
@@ -350,7 +351,7 @@ def build_plan(seed: int, *, months: int = 12, cases: int = 2500, start: date = 
         "steps": len(all_steps),
     }
     return Plan(seed=seed, start=start, roster=tuple(roster), opening_cases=tuple(opening), months=tuple(month_plans),
-                end_as_of=first_working_day(end), digest_period=month_label(add_months(end, -1)),
+                end_as_of=first_working_day(end), digest_as_of=end - timedelta(days=1), digest_period=month_label(add_months(end, -1)),
                 open_cases_at_start=cases, stats=stats)
 
 
