@@ -2,10 +2,13 @@
 SHELL := /bin/bash
 UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 
-.PHONY: up test setup jars unit integration asyncapi bench cluster-up cluster-down clean
+.PHONY: up demo test setup jars unit integration asyncapi bench cluster-up cluster-down clean
 
 up: setup ## start PostgreSQL, Kafka and all five services; Ctrl-C stops everything
 	$(UV) run qaf-devstack up
+
+demo: setup ## the council's year 2013-14 simulated on the platform; leaves the dashboard running (Ctrl-C stops)
+	$(UV) run qaf-simulator demo
 
 test: setup ## the whole suite on real Kafka and PostgreSQL (started by the tests themselves)
 	$(UV) run pytest
