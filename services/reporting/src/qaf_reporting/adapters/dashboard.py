@@ -14,7 +14,7 @@ import html
 from typing import Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from qaf_shared.http import Principal, TokenStore
@@ -104,10 +104,13 @@ async def default_month_or_none(pool: Any) -> int | None:
 
 
 @router.get("/dashboard/download/{report}.csv", summary="CSV downloads for the dashboard (cookie auth)")
-async def download(request: Request, report: str, period_end: str, service: str = ALL) -> Response:
-    await dashboard_principal(request)
+async def download(
+    request: Request, report: str, period_end: str, service: str = ALL,
+    _: Principal = Depends(dashboard_principal),  # before the query is checked: no token, 401
+) -> Response:
     end = _month(period_end, "period_end")
-    assert end is not None
+    if end is None:
+        raise HTTPException(422, detail="period_end: a month YYYY-MM is required")
     pool = request.app.state.pool
     if report == "monthly":
         data = await build_collation(pool, end)
