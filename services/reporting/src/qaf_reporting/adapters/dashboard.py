@@ -69,7 +69,8 @@ def _month(value: str | None, field: str) -> int | None:
 @router.get("/dashboard", response_class=HTMLResponse, summary="Web dashboard (HTML, charts drawn on the server)")
 async def show_dashboard(
     request: Request,
-    token: str | None = Query(default=None, description="a reporting token, kept in a cookie then removed"),
+    token: str | None = Query(default=None, description="a reporting token, kept in a cookie then removed",
+                              pattern=r"^[A-Za-z0-9_.~-]{1,200}$"),  # a cookie value carries no other characters
     period_end: str | None = None,
     service: str = ALL,
 ) -> Response:
