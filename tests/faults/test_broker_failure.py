@@ -67,7 +67,7 @@ def case_opened(case_id: str):
 async def test_a_partition_leader_sigkilled_under_load_loses_no_acknowledged_event(
     cluster: KafkaCluster, database_url: str, full: bool
 ) -> None:
-    rate, before_kill_s, down_s, after_back_s = (100, 10.0, 30.0, 15.0) if full else (50, 4.0, 8.0, 4.0)
+    rate, before_kill_s, down_s, after_back_s = (100, 10.0, 30.0, 15.0) if full else (50, 3.0, 3.0, 3.0)
     settings = KafkaSettings(bootstrap_servers=cluster.bootstrap_servers,
                              topic_prefix="b" + uuid.uuid4().hex[:8] + ".")
     await ensure_topics(settings, (topics.CASES,))

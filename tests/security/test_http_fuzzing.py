@@ -16,7 +16,8 @@ from schemathesis import GenerationMode
 from tests.security.conftest import SERVICES, Platform
 from tests.support import reliability
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration,
+              pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisDeprecationWarning")]
 
 
 def fuzz(schema_doc: dict, url: str, headers: dict[str, str], examples: int) -> tuple[int, list[str]]:
@@ -70,6 +71,6 @@ async def test_fuzzed_requests_get_no_5xx_and_every_4xx_says_what_is_wrong(
         f"HTTP fuzzing: {service}",
         f"Schemathesis, valid and invalid requests for every operation of {service}'s OpenAPI document, "
         "qa-admin token, real database and broker.",
-        operations=len(spec["paths"]), requests=calls, examples_per_operation_and_mode=examples,
+        paths=len(spec["paths"]), requests=calls, examples_per_operation_and_mode=examples,
         responses_5xx=0, responses_4xx_without_detail=0,
     )
