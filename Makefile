@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 
-.PHONY: up demo test setup jars unit integration asyncapi bench cluster-up cluster-down clean
+.PHONY: up demo test setup jars unit integration faults asyncapi bench cluster-up cluster-down clean
 
 up: setup ## start PostgreSQL, Kafka and all five services; Ctrl-C stops everything
 	$(UV) run qaf-devstack up
@@ -26,6 +26,9 @@ unit: setup
 
 integration: setup
 	$(UV) run pytest -m integration
+
+faults: setup ## fault, fuzzing and security tests at the issue's full sizes; figures in docs/reliability.md
+	QAF_FAULTS_FULL=1 $(UV) run pytest tests/faults tests/security tests/integration/test_poison_messages.py
 
 asyncapi: ## regenerate docs/asyncapi.json from the contracts
 	$(UV) run python -m qaf_shared.asyncapi > docs/asyncapi.json

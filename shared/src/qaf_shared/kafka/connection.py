@@ -73,7 +73,8 @@ def make_broker(settings: KafkaSettings, *, client_id: str, graceful_timeout: fl
                 use_ssl=use_ssl,
             )
     return KafkaBroker(
-        bootstrap,
+        # A list: FastStream takes a string as one host, so "a:9092,b:9092" would not resolve.
+        [server.strip() for server in bootstrap.split(",") if server.strip()],
         client_id=client_id,
         acks="all",
         enable_idempotence=True,

@@ -181,7 +181,7 @@ def build_router(ctx: sl.Context) -> APIRouter:
         case_id: Annotated[str | None, Query()] = None,
         service: Annotated[Service | None, Query()] = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 200,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        offset: Annotated[int, Query(ge=0, le=2**63 - 1)] = 0,
         principal: Principal = Depends(require_role(*READING_ROLES)),
     ) -> dict[str, Any]:
         async with transaction(request) as conn:
@@ -298,7 +298,7 @@ def build_router(ctx: sl.Context) -> APIRouter:
         service: Annotated[Service | None, Query()] = None,
         case_id: Annotated[str | None, Query()] = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 200,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        offset: Annotated[int, Query(ge=0, le=2**63 - 1)] = 0,
         principal: Principal = Depends(require_role(*COMPLAINT_READERS)),
     ) -> dict[str, Any]:
         async with transaction(request) as conn:

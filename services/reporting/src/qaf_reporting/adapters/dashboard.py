@@ -14,7 +14,7 @@ import html
 from typing import Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from qaf_shared.http import Principal, TokenStore
@@ -69,7 +69,8 @@ def _month(value: str | None, field: str) -> int | None:
 @router.get("/dashboard", response_class=HTMLResponse, summary="Web dashboard (HTML, charts drawn on the server)")
 async def show_dashboard(
     request: Request,
-    token: str | None = Query(default=None, description="a reporting token, kept in a cookie then removed"),
+    token: str | None = Query(default=None, description="a reporting token, kept in a cookie then removed",
+                              pattern=r"^[A-Za-z0-9_.~-]{1,200}$"),  # a cookie value carries no other characters
     period_end: str | None = None,
     service: str = ALL,
 ) -> Response:
@@ -104,10 +105,13 @@ async def default_month_or_none(pool: Any) -> int | None:
 
 
 @router.get("/dashboard/download/{report}.csv", summary="CSV downloads for the dashboard (cookie auth)")
-async def download(request: Request, report: str, period_end: str, service: str = ALL) -> Response:
-    await dashboard_principal(request)
+async def download(
+    request: Request, report: str, period_end: str, service: str = ALL,
+    _: Principal = Depends(dashboard_principal),  # before the query is checked: no token, 401
+) -> Response:
     end = _month(period_end, "period_end")
-    assert end is not None
+    if end is None:
+        raise HTTPException(422, detail="period_end: a month YYYY-MM is required")
     pool = request.app.state.pool
     if report == "monthly":
         data = await build_collation(pool, end)
