@@ -1,4 +1,4 @@
-# The two commands: `make up` runs the platform on its embedded defaults, `make test` runs every test.
+# `make demo` runs the platform on its embedded defaults and plays a year through it; `make test` runs every test.
 SHELL := /bin/bash
 UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 
