@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 
-.PHONY: up demo test setup jars unit integration faults asyncapi bench cluster-up cluster-down clean
+.PHONY: up demo test setup jars unit integration faults asyncapi docs bench cluster-up cluster-down clean
 
 up: setup ## start PostgreSQL, Kafka and all five services; Ctrl-C stops everything
 	$(UV) run qaf-devstack up
@@ -32,6 +32,9 @@ faults: setup ## fault, fuzzing and security tests at the issue's full sizes; fi
 
 asyncapi: ## regenerate docs/asyncapi.json from the contracts
 	$(UV) run python -m qaf_shared.asyncapi > docs/asyncapi.json
+
+docs: asyncapi ## regenerate the generated parts of docs/ (AsyncAPI, the configuration reference)
+	$(UV) run python -m qaf_devstack.settings_doc --write
 
 cluster-up: setup ## a three-node KRaft cluster on 127.0.0.1:9192,9194,9196
 	$(UV) run qaf-devstack kafka start --cluster

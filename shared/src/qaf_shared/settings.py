@@ -19,19 +19,23 @@ class KafkaSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="KAFKA_", extra="ignore")
 
-    bootstrap_servers: str = DEFAULT_KAFKA
+    bootstrap_servers: str = Field(default=DEFAULT_KAFKA, description="Kafka brokers, comma-separated host:port.")
     topic_prefix: str = Field(
         default="",
         pattern=r"^[a-z0-9._-]*$",
         description="Put before every topic name, to keep several environments on one cluster apart.",
     )
-    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
-    sasl_mechanism: Literal["SCRAM-SHA-256", "SCRAM-SHA-512", "PLAIN"] | None = None
-    sasl_username: str | None = None
-    sasl_password: SecretStr | None = None
-    ssl_cafile: str | None = None
-    ssl_certfile: str | None = None
-    ssl_keyfile: str | None = None
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        default="PLAINTEXT", description="How clients talk to the brokers."
+    )
+    sasl_mechanism: Literal["SCRAM-SHA-256", "SCRAM-SHA-512", "PLAIN"] | None = Field(
+        default=None, description="SASL mechanism, with SASL_PLAINTEXT or SASL_SSL."
+    )
+    sasl_username: str | None = Field(default=None, description="SASL user.")
+    sasl_password: SecretStr | None = Field(default=None, description="SASL password.")
+    ssl_cafile: str | None = Field(default=None, description="CA bundle (PEM) that signed the brokers' certificates.")
+    ssl_certfile: str | None = Field(default=None, description="Client certificate (PEM), for mutual TLS.")
+    ssl_keyfile: str | None = Field(default=None, description="Client private key (PEM), for mutual TLS.")
 
 
 class ServiceSettings(BaseSettings):
@@ -50,14 +54,20 @@ class ServiceSettings(BaseSettings):
         description="Password of the service's own database role (created by `migrate`).",
     )
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
-    http_host: str = "127.0.0.1"
-    http_port: int = 8000
-    log_level: str = "INFO"
-    outbox_poll_interval_s: float = Field(default=0.2, gt=0)
-    consumer_retry_backoff_s: float = Field(default=1.0, gt=0)
+    http_host: str = Field(default="127.0.0.1", description="Address the HTTP server binds (0.0.0.0 in a container).")
+    http_port: int = Field(default=8000, description="HTTP port: API, /health, /ready, /metrics, /docs.")
+    log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR (JSON logs on stderr).")
+    outbox_poll_interval_s: float = Field(
+        default=0.2, gt=0, description="Safety-net poll of the outbox; the relay is normally woken by NOTIFY."
+    )
+    consumer_retry_backoff_s: float = Field(
+        default=1.0, gt=0, description="Pause before a message that failed for a passing reason is retried."
+    )
     consumer_batch_size: int = Field(default=500, ge=1, le=10_000, description="Most records applied in one transaction.")
     consumer_batch_timeout_ms: int = Field(default=20, ge=0, description="How long a fetch waits for more records.")
-    graceful_timeout_s: float = Field(default=15.0, gt=0)
+    graceful_timeout_s: float = Field(
+        default=15.0, gt=0, description="On SIGTERM, how long in-flight work may take to finish."
+    )
 
     @model_validator(mode="after")
     def _platform_wide_database_url(self) -> "ServiceSettings":

@@ -26,10 +26,10 @@ class EscalationsSettings(ServiceSettings):
     escalation_formal_total_working_days: int = Field(
         default=20, ge=1, description="The whole formal process, from the first formal stage."
     )
-    complaint_stage_1_working_days: int = Field(default=10, ge=1)
-    complaint_stage_1_max_working_days: int = Field(default=20, ge=1)
-    complaint_stage_2_working_days: int = Field(default=25, ge=1)
-    complaint_stage_2_max_working_days: int = Field(default=65, ge=1)
+    complaint_stage_1_working_days: int = Field(default=10, ge=1, description="Stage 1 (local resolution) response.")
+    complaint_stage_1_max_working_days: int = Field(default=20, ge=1, description="Stage 1 with an extension.")
+    complaint_stage_2_working_days: int = Field(default=25, ge=1, description="Stage 2 (investigation) response.")
+    complaint_stage_2_max_working_days: int = Field(default=65, ge=1, description="Stage 2 with an extension.")
     complaint_stage_3_working_days: int = Field(
         default=30, ge=1, description="Review panel: from the request to the panel's findings; not extendable."
     )
@@ -37,7 +37,7 @@ class EscalationsSettings(ServiceSettings):
     today: date | None = Field(
         default=None, description="Pin the service's clock to this date (replays, simulations); unset: today in England."
     )
-    overdue_sweep_interval_s: float = Field(default=5.0, gt=0)
+    overdue_sweep_interval_s: float = Field(default=5.0, gt=0, description="Pause between background overdue sweeps.")
     overdue_sweep_basis: Literal["latest-event", "clock"] = Field(
         default="latest-event",
         description="As of which date the background sweep looks for overdue stages: the latest event date the "

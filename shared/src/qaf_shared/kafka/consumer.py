@@ -161,7 +161,12 @@ class EventConsumer:
     async def _apply_together(
         self, items: Sequence[tuple[ConsumerRecord, Envelope[Any]]], *, batch: bool = True
     ) -> int:
-        """One transaction: record every event id, apply those seen for the first time, in order."""
+        """One transaction: record every event id, apply those seen for the first time, in order.
+
+        Counted in the metrics only once the transaction has committed: a batch rolled back (and split,
+        or retried) is not counted as applied twice.
+        """
+        outcomes: list[tuple[str, str]] = []
         async with self.pool.acquire() as conn, conn.transaction():
             rows = await conn.fetch(
                 """
@@ -183,15 +188,17 @@ class EventConsumer:
                 if envelope.event_id in fresh_ids:
                     fresh_ids.discard(envelope.event_id)  # the same event twice in one batch applies once
                     fresh.append(envelope)
-                    EVENTS_HANDLED.labels(self.name, envelope.event_type, "applied").inc()
+                    outcomes.append((envelope.event_type, "applied"))
                 else:
-                    EVENTS_HANDLED.labels(self.name, envelope.event_type, "duplicate").inc()
+                    outcomes.append((envelope.event_type, "duplicate"))
             if batch and self.batch_handler is not None:
                 await self.batch_handler(conn, fresh)
             else:
                 for envelope in fresh:
                     await self.handlers[envelope.event_type](conn, envelope)
-            return len(fresh)
+        for event_type, outcome in outcomes:
+            EVENTS_HANDLED.labels(self.name, event_type, outcome).inc()
+        return len(fresh)
 
     async def _dead_letter(self, record: ConsumerRecord, reason: str) -> DeadLetter:
         reason = reason[:MAX_REASON_LENGTH]
