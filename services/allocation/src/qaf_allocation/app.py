@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from typing import Any
 from datetime import date
 from pathlib import Path
 
+import asyncpg
+
 from qaf_shared import topics
+from qaf_shared.envelope import Envelope
 from qaf_shared.cli import service_main
 from qaf_shared.http import intake_router
 from qaf_shared.runtime import ServiceDefinition, ServiceRuntime, Subscription
@@ -20,6 +24,11 @@ from qaf_allocation.application import Context, today_utc
 from qaf_allocation.settings import AllocationSettings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+async def case_service(conn: asyncpg.Connection, event: Envelope[Any]) -> str | None:
+    """The service holding a case, for intake events that name none (case-closed)."""
+    return await conn.fetchval("SELECT service FROM cases WHERE case_id = $1", event.payload.partition_key())
 
 
 def definition(settings: AllocationSettings | None = None, *,
@@ -49,7 +58,10 @@ def definition(settings: AllocationSettings | None = None, *,
         migrations_dir=MIGRATIONS,
         subscriptions=subscriptions,
         # The case systems' HTTP intake lives with the case population it feeds.
-        routers=[build_router(ctx), intake_router(["case-opened", "case-updated", "case-closed"])],
+        routers=[
+            build_router(ctx),
+            intake_router(["case-opened", "case-updated", "case-closed"], owner_of=case_service),
+        ],
         background=[monthly_scheduler(ctx)],
     )
 

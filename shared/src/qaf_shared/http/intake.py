@@ -7,14 +7,16 @@ An envelope posted twice (same event_id) is accepted once.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Awaitable, Callable, Collection
 from typing import Any
+
+import asyncpg
 
 import orjson
 from fastapi import APIRouter, Body, Depends, HTTPException, Request, status
 from pydantic import BaseModel
 
-from qaf_shared.envelope import ContractViolation, decode
+from qaf_shared.envelope import ContractViolation, Envelope, decode
 from qaf_shared.http.auth import Principal, require_role
 from qaf_shared.kafka.outbox import enqueue
 
@@ -26,7 +28,14 @@ class IntakeReceipt(BaseModel):
     event_ids: list[str]
 
 
-def intake_router(accepted_event_types: Collection[str], *, tag: str = "intake") -> APIRouter:
+# For an event whose payload names no service (e.g. case-closed): the service that owns its entity,
+# as the hosting service knows it, or None when it does not know the entity.
+OwnerLookup = Callable[[asyncpg.Connection, Envelope[Any]], Awaitable[str | None]]
+
+
+def intake_router(
+    accepted_event_types: Collection[str], *, owner_of: OwnerLookup | None = None, tag: str = "intake"
+) -> APIRouter:
     router = APIRouter(tags=[tag])
     accepted = frozenset(accepted_event_types)
 
@@ -65,16 +74,18 @@ def intake_router(accepted_event_types: Collection[str], *, tag: str = "intake")
             envelopes.append(envelope)
         if problems:
             raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, detail=problems)
-        if principal.role == "case-system":
-            for index, envelope in enumerate(envelopes):
-                service = getattr(envelope.payload, "service", None)
-                if service is not None and str(service) != principal.principal:
-                    raise HTTPException(
-                        status.HTTP_403_FORBIDDEN,
-                        detail=f"event {index} is for service {service}; this token publishes for "
-                        f"{principal.principal} only",
-                    )
         async with request.app.state.pool.acquire() as conn, conn.transaction():
+            if principal.role == "case-system":
+                for index, envelope in enumerate(envelopes):
+                    service = getattr(envelope.payload, "service", None)
+                    if service is None and owner_of is not None:
+                        service = await owner_of(conn, envelope)
+                    if service is not None and str(service) != principal.principal:
+                        raise HTTPException(
+                            status.HTTP_403_FORBIDDEN,
+                            detail=f"event {index} is for service {service}; this token publishes for "
+                            f"{principal.principal} only",
+                        )
             await enqueue(conn, *envelopes)
         return IntakeReceipt(accepted=len(envelopes), event_ids=[str(e.event_id) for e in envelopes])
 
