@@ -15,16 +15,22 @@ import platform
 import re
 import statistics
 import subprocess
+import sys
 import time
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
+import asyncpg
 from aiokafka import AIOKafkaConsumer
+from pyinstrument import Profiler
+from pyinstrument.renderers import ConsoleRenderer
 
 from qaf_devstack.ephemeral import ephemeral_kafka, ephemeral_postgres
 from qaf_devstack.kafka import ensure_jars
@@ -58,6 +64,17 @@ class BenchContext:
     def kafka(self, prefix: str | None = None) -> KafkaSettings:
         return KafkaSettings(bootstrap_servers=self.bootstrap, topic_prefix=prefix if prefix is not None else
                              "b" + uuid.uuid4().hex[:8] + ".")
+
+    async def fresh_database(self) -> str:
+        """A new, empty database on the run's PostgreSQL server (each benchmark its own). Returns its URL."""
+        name = "bench_" + uuid.uuid4().hex[:10]
+        conn = await asyncpg.connect(self.database_url)
+        try:
+            await conn.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await conn.close()
+        parts = urlsplit(self.database_url)
+        return urlunsplit((parts.scheme, parts.netloc, "/" + name, parts.query, parts.fragment))
 
 
 @contextmanager
@@ -163,6 +180,71 @@ def percentiles(values: list[float]) -> dict[str, float]:
     ordered = sorted(values)
     q = statistics.quantiles(ordered, n=100, method="inclusive")
     return {"p50": q[49], "p95": q[94], "p99": q[98], "max": ordered[-1], "count": len(ordered)}
+
+
+# ---- profiles ----------------------------------------------------------------------------------
+
+
+def new_profiler() -> Profiler:
+    """A statistical profiler (pyinstrument) that follows awaits: start() / stop() around the work."""
+    return Profiler(interval=0.002, async_mode="enabled")
+
+
+def top_frames(profiler: Profiler, title: str, lines: int = 18) -> str:
+    """The functions where the time went (self time, percent of the total), heaviest first."""
+    text = profiler.output(ConsoleRenderer(unicode=False, color=False, flat=True, time="percent_of_total"))
+    body = [line for line in text.splitlines() if line.strip()]
+    # the flat renderer starts with a header (pyinstrument's banner): keep the frames only
+    frames = [line for line in body if "%" in line and not line.lstrip().startswith(("Recorded", "Program", "_"))]
+    return f"{title} (pyinstrument, self time):\n" + "\n".join(frames[:lines])
+
+
+def start_py_spy(pid: int, seconds: float, output: Path) -> subprocess.Popen[bytes] | None:
+    """Sample another process (a service) with py-spy for `seconds`; None when py-spy may not attach."""
+    spy = Path(sys.executable).parent / "py-spy"
+    if not spy.exists():
+        return None
+    return subprocess.Popen([str(spy), "record", "--pid", str(pid), "--duration", str(int(seconds)), "--rate", "100",
+                             "--format", "raw", "--nonblocking", "--output", str(output)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def _short_frame(frame: str) -> str:
+    """'apply (/x/site-packages/qaf_reporting/adapters/repository.py:30)' -> 'apply (adapters/repository.py)'."""
+    match = re.match(r"(.*) \((.*?)(?::\d+)?\)$", frame)
+    if not match:
+        return frame
+    name, path = match.groups()
+    return f"{name} ({'/'.join(path.split('/')[-2:])})"
+
+
+def py_spy_top(spy: subprocess.Popen[bytes] | None, output: Path, title: str, lines: int = 12) -> str:
+    """Self time and inclusive time (our own code) of the heaviest frames in a py-spy raw profile."""
+    if spy is None:
+        return f"{title}: py-spy not installed"
+    _, err = spy.communicate(timeout=600)
+    if not output.exists():
+        return f"{title}: py-spy could not sample ({err.decode(errors='replace').strip()[:200]})"
+    own: Counter[str] = Counter()
+    inclusive: Counter[str] = Counter()
+    total = 0
+    for line in output.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack:
+            continue
+        n = int(count)
+        total += n
+        raw = stack.split(";")
+        own[_short_frame(raw[-1])] += n
+        for frame in {_short_frame(f) for f in raw if "qaf_" in f}:
+            inclusive[frame] += n
+    if not total:
+        return f"{title}: no samples"
+    out = [f"{title} (py-spy, {total} samples of CPU; self time):"]
+    out += [f"{100 * n / total:5.1f}% {f}" for f, n in own.most_common(lines)]
+    out += ["", "inclusive time in the service's own code:"]
+    out += [f"{100 * n / total:5.1f}% {f}" for f, n in inclusive.most_common(lines)]
+    return "\n".join(out)
 
 
 # ---- results -----------------------------------------------------------------------------------

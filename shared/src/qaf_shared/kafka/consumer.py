@@ -15,6 +15,7 @@ For each message:
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -179,19 +180,23 @@ class EventConsumer:
             )
             fresh_ids = {row["event_id"] for row in rows}
             fresh: list[Envelope[Any]] = []
+            outcomes: Counter[tuple[str, str]] = Counter()
             for _, envelope in items:
                 if envelope.event_id in fresh_ids:
                     fresh_ids.discard(envelope.event_id)  # the same event twice in one batch applies once
                     fresh.append(envelope)
-                    EVENTS_HANDLED.labels(self.name, envelope.event_type, "applied").inc()
+                    outcomes[(envelope.event_type, "applied")] += 1
                 else:
-                    EVENTS_HANDLED.labels(self.name, envelope.event_type, "duplicate").inc()
+                    outcomes[(envelope.event_type, "duplicate")] += 1
             if batch and self.batch_handler is not None:
                 await self.batch_handler(conn, fresh)
             else:
                 for envelope in fresh:
                     await self.handlers[envelope.event_type](conn, envelope)
-            return len(fresh)
+        # counted once the transaction has committed, one increment per (type, outcome) of the batch
+        for (event_type, outcome), n in outcomes.items():
+            EVENTS_HANDLED.labels(self.name, event_type, outcome).inc(n)
+        return len(fresh)
 
     async def _dead_letter(self, record: ConsumerRecord, reason: str) -> DeadLetter:
         reason = reason[:MAX_REASON_LENGTH]
