@@ -285,9 +285,24 @@ async def _run(ctx: BenchContext) -> tuple[list[Figure], str]:
                met=rate >= 20_000 and rate / bare_rate >= 0.5, baseline_name="bare aiokafka consumer",
                baseline_value=bare_rate, ratio=rate / bare_rate, details=check),
     ]
+    gap = "" if figures[0].met else (
+        f" Goal missed: {rate:,.0f}/s is {rate / 20_000:.0%} of 20,000/s and the ratio {rate / bare_rate:.2f} is "
+        f"{rate / bare_rate / 0.5:.0%} of 0.5.")
+    figures[0].notes = (
+        "The bare consumer only unpacks records; the replay also validates every envelope against its contract "
+        "(pydantic), turns it into counter increments, and per batch of "
+        f"{BATCH:,} records writes processed_events, counted_entities, the summed counters (COPY into a staging "
+        "table, one upsert) and the dirty cells in one transaction, then commits the offsets. The profile below "
+        "(of a second, identical replay) shows the split: PostgreSQL's time is the waiting in the event loop "
+        "(select/epoll), the rest is this process's CPU. PostgreSQL and the consumer share the same 2 cores with "
+        "the broker and the other load of the machine (load average in the header)." + gap)
     for name, q in queries.items():
         figures.append(Figure(f"query {name} over {buckets:,} monthly buckets, p99", q["p99_ms"], "ms",
-                              goal="< 50 ms", met=q["p99_ms"] < 50, details=q))
+                              goal="< 50 ms", met=q["p99_ms"] < 50, details=q,
+                              notes="" if q["p99_ms"] < 50 else
+                              f"p99 {q['p99_ms']:.0f} ms misses 50 ms by {q['p99_ms'] - 50:.0f} ms (p50 "
+                              f"{q['p50_ms']:.0f} ms): the slowest rounds are the widest ranges of months summed "
+                              "per (kind, theme, k1, k2); the tail follows the machine's load."))
     profile = top_frames(profiler, f"second replay of {EVENTS:,} events ({again.batch.records / again.seconds:,.0f}/s "
                                    f"under the profiler)")
     return figures, profile

@@ -251,7 +251,8 @@ def py_spy_top(spy: subprocess.Popen[bytes] | None, output: Path, title: str, li
 
 
 def machine() -> dict[str, Any]:
-    return {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()}
+    return {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
+            "load_average": [round(x, 1) for x in os.getloadavg()]}
 
 
 def write_results(name: str, figures: list[Figure], profile: str = "") -> Path:
@@ -281,10 +282,14 @@ def write_performance_doc() -> Path:
                 "next to a baseline measured in the same run on the same machine.", ""]
     for path in sorted(RESULTS.glob("*.json")):
         data = json.loads(path.read_text())
+        if "figures" not in data:
+            continue  # a result file from before the harness
         figures = [Figure(**f) for f in data["figures"]]
         sections += [f"## {data['bench']}", "",
                      f"Measured {data['measured_at'][:19]} UTC on {data['machine']['cpus']} cores, "
-                     f"Python {data['machine']['python']}.", "", format_table(figures), ""]
+                     f"Python {data['machine']['python']}, load average at the end "
+                     f"{' / '.join(str(x) for x in data['machine'].get('load_average', []))} (1/5/15 min).", "",
+                     format_table(figures), ""]
         for f in figures:
             if f.notes:
                 sections += [f"- **{f.name}**: {f.notes}"]
