@@ -287,7 +287,12 @@ async def _run(ctx: BenchContext) -> tuple[list[Figure], str]:
     ]
     gap = "" if figures[0].met else (
         f" Goal missed: {rate:,.0f}/s is {rate / 20_000:.0%} of 20,000/s and the ratio {rate / bare_rate:.2f} is "
-        f"{rate / bare_rate / 0.5:.0%} of 0.5.")
+        f"{rate / bare_rate / 0.5:.0%} of 0.5. A ratio of 0.5 leaves {2e6 / bare_rate:.1f} µs per event, on a "
+        "single Python thread; validating one audit-completed envelope alone takes ~13 µs here (pydantic-core), "
+        "before its counters and PostgreSQL's share: out of reach for a consumer that validates and persists "
+        "every event. Before this work the replay ran at ~7,000/s (ratio 0.03): raising the garbage collector's "
+        "thresholds halved decoding time (collections traversed the whole batch again and again), and batches of "
+        "20,000 instead of 5,000 sum more increments per counter before the upsert.")
     figures[0].notes = (
         "The bare consumer only unpacks records; the replay also validates every envelope against its contract "
         "(pydantic), turns it into counter increments, and per batch of "

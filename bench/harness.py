@@ -30,7 +30,6 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 from aiokafka import AIOKafkaConsumer
 from pyinstrument import Profiler
-from pyinstrument.renderers import ConsoleRenderer
 
 from qaf_devstack.ephemeral import ephemeral_kafka, ephemeral_postgres
 from qaf_devstack.kafka import ensure_jars
@@ -186,17 +185,42 @@ def percentiles(values: list[float]) -> dict[str, float]:
 
 
 def new_profiler() -> Profiler:
-    """A statistical profiler (pyinstrument) that follows awaits: start() / stop() around the work."""
-    return Profiler(interval=0.002, async_mode="enabled")
+    """A statistical profiler (pyinstrument) of this process's thread: start() / stop() around the work.
+
+    Time spent waiting for PostgreSQL or Kafka shows as the event loop's `epoll.poll`.
+    """
+    return Profiler(interval=0.001, async_mode="disabled")
 
 
-def top_frames(profiler: Profiler, title: str, lines: int = 18) -> str:
-    """The functions where the time went (self time, percent of the total), heaviest first."""
-    text = profiler.output(ConsoleRenderer(unicode=False, color=False, flat=True, time="percent_of_total"))
-    body = [line for line in text.splitlines() if line.strip()]
-    # the flat renderer starts with a header (pyinstrument's banner): keep the frames only
-    frames = [line for line in body if "%" in line and not line.lstrip().startswith(("Recorded", "Program", "_"))]
-    return f"{title} (pyinstrument, self time):\n" + "\n".join(frames[:lines])
+def top_frames(profiler: Profiler, title: str, lines: int = 14) -> str:
+    """The functions where the time went: self time, then inclusive time in the platform's own code."""
+    session = profiler.last_session
+    if session is None:
+        return f"{title}: no profile"
+    root = session.root_frame()
+    if root is None:
+        return f"{title}: no samples"
+    own: Counter[str] = Counter()
+    inclusive: Counter[str] = Counter()
+
+    def walk(frame: Any, ancestors: frozenset[str]) -> None:
+        label = f"{frame.function} ({frame.file_path_short})"
+        if frame.identifier.startswith("["):
+            return  # synthetic ([self]): counted in its parent's total_self_time
+        own[label] += frame.total_self_time
+        if "qaf_" in (frame.file_path or "") and label not in ancestors:
+            inclusive[label] += frame.time
+            ancestors = ancestors | {label}
+        for child in frame.children:
+            walk(child, ancestors)
+
+    walk(root, frozenset())
+    total = root.time or 1.0
+    out = [f"{title} (pyinstrument, {total:.1f} s sampled; self time):"]
+    out += [f"{100 * t / total:5.1f}% {label}" for label, t in own.most_common(lines)]
+    out += ["", "inclusive time in the platform's own code:"]
+    out += [f"{100 * t / total:5.1f}% {label}" for label, t in inclusive.most_common(lines)]
+    return "\n".join(out)
 
 
 def start_py_spy(pid: int, seconds: float, output: Path) -> subprocess.Popen[bytes] | None:
