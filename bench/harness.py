@@ -15,16 +15,21 @@ import platform
 import re
 import statistics
 import subprocess
+import sys
 import time
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
+import asyncpg
 from aiokafka import AIOKafkaConsumer
+from pyinstrument import Profiler
 
 from qaf_devstack.ephemeral import ephemeral_kafka, ephemeral_postgres
 from qaf_devstack.kafka import ensure_jars
@@ -58,6 +63,17 @@ class BenchContext:
     def kafka(self, prefix: str | None = None) -> KafkaSettings:
         return KafkaSettings(bootstrap_servers=self.bootstrap, topic_prefix=prefix if prefix is not None else
                              "b" + uuid.uuid4().hex[:8] + ".")
+
+    async def fresh_database(self) -> str:
+        """A new, empty database on the run's PostgreSQL server (each benchmark its own). Returns its URL."""
+        name = "bench_" + uuid.uuid4().hex[:10]
+        conn = await asyncpg.connect(self.database_url)
+        try:
+            await conn.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await conn.close()
+        parts = urlsplit(self.database_url)
+        return urlunsplit((parts.scheme, parts.netloc, "/" + name, parts.query, parts.fragment))
 
 
 @contextmanager
@@ -165,11 +181,102 @@ def percentiles(values: list[float]) -> dict[str, float]:
     return {"p50": q[49], "p95": q[94], "p99": q[98], "max": ordered[-1], "count": len(ordered)}
 
 
+# ---- profiles ----------------------------------------------------------------------------------
+
+
+def new_profiler() -> Profiler:
+    """A statistical profiler (pyinstrument) of this process's thread: start() / stop() around the work.
+
+    Time spent waiting for PostgreSQL or Kafka shows as the event loop's `epoll.poll`.
+    """
+    return Profiler(interval=0.001, async_mode="disabled")
+
+
+def top_frames(profiler: Profiler, title: str, lines: int = 14) -> str:
+    """The functions where the time went: self time, then inclusive time in the platform's own code."""
+    session = profiler.last_session
+    if session is None:
+        return f"{title}: no profile"
+    root = session.root_frame()
+    if root is None:
+        return f"{title}: no samples"
+    own: Counter[str] = Counter()
+    inclusive: Counter[str] = Counter()
+
+    def walk(frame: Any, ancestors: frozenset[str]) -> None:
+        label = f"{frame.function} ({frame.file_path_short})"
+        if frame.identifier.startswith("["):
+            return  # synthetic ([self]): counted in its parent's total_self_time
+        own[label] += frame.total_self_time
+        if "qaf_" in (frame.file_path or "") and label not in ancestors:
+            inclusive[label] += frame.time
+            ancestors = ancestors | {label}
+        for child in frame.children:
+            walk(child, ancestors)
+
+    walk(root, frozenset())
+    total = root.time or 1.0
+    out = [f"{title} (pyinstrument, {total:.1f} s sampled; self time):"]
+    out += [f"{100 * t / total:5.1f}% {label}" for label, t in own.most_common(lines)]
+    out += ["", "inclusive time in the platform's own code:"]
+    out += [f"{100 * t / total:5.1f}% {label}" for label, t in inclusive.most_common(lines)]
+    return "\n".join(out)
+
+
+def start_py_spy(pid: int, seconds: float, output: Path) -> subprocess.Popen[bytes] | None:
+    """Sample another process (a service) with py-spy for `seconds`; None when py-spy may not attach."""
+    spy = Path(sys.executable).parent / "py-spy"
+    if not spy.exists():
+        return None
+    return subprocess.Popen([str(spy), "record", "--pid", str(pid), "--duration", str(int(seconds)), "--rate", "100",
+                             "--format", "raw", "--nonblocking", "--output", str(output)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def _short_frame(frame: str) -> str:
+    """'apply (/x/site-packages/qaf_reporting/adapters/repository.py:30)' -> 'apply (adapters/repository.py)'."""
+    match = re.match(r"(.*) \((.*?)(?::\d+)?\)$", frame)
+    if not match:
+        return frame
+    name, path = match.groups()
+    return f"{name} ({'/'.join(path.split('/')[-2:])})"
+
+
+def py_spy_top(spy: subprocess.Popen[bytes] | None, output: Path, title: str, lines: int = 12) -> str:
+    """Self time and inclusive time (our own code) of the heaviest frames in a py-spy raw profile."""
+    if spy is None:
+        return f"{title}: py-spy not installed"
+    _, err = spy.communicate(timeout=600)
+    if not output.exists():
+        return f"{title}: py-spy could not sample ({err.decode(errors='replace').strip()[:200]})"
+    own: Counter[str] = Counter()
+    inclusive: Counter[str] = Counter()
+    total = 0
+    for line in output.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack:
+            continue
+        n = int(count)
+        total += n
+        raw = stack.split(";")
+        own[_short_frame(raw[-1])] += n
+        for frame in {_short_frame(f) for f in raw if "qaf_" in f}:
+            inclusive[frame] += n
+    if not total:
+        return f"{title}: no samples"
+    out = [f"{title} (py-spy, {total} samples of CPU; self time):"]
+    out += [f"{100 * n / total:5.1f}% {f}" for f, n in own.most_common(lines)]
+    out += ["", "inclusive time in the service's own code:"]
+    out += [f"{100 * n / total:5.1f}% {f}" for f, n in inclusive.most_common(lines)]
+    return "\n".join(out)
+
+
 # ---- results -----------------------------------------------------------------------------------
 
 
 def machine() -> dict[str, Any]:
-    return {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()}
+    return {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
+            "load_average": [round(x, 1) for x in os.getloadavg()]}
 
 
 def write_results(name: str, figures: list[Figure], profile: str = "") -> Path:
@@ -199,10 +306,14 @@ def write_performance_doc() -> Path:
                 "next to a baseline measured in the same run on the same machine.", ""]
     for path in sorted(RESULTS.glob("*.json")):
         data = json.loads(path.read_text())
+        if "figures" not in data:
+            continue  # a result file from before the harness
         figures = [Figure(**f) for f in data["figures"]]
         sections += [f"## {data['bench']}", "",
                      f"Measured {data['measured_at'][:19]} UTC on {data['machine']['cpus']} cores, "
-                     f"Python {data['machine']['python']}.", "", format_table(figures), ""]
+                     f"Python {data['machine']['python']}, load average at the end "
+                     f"{' / '.join(str(x) for x in data['machine'].get('load_average', []))} (1/5/15 min).", "",
+                     format_table(figures), ""]
         for f in figures:
             if f.notes:
                 sections += [f"- **{f.name}**: {f.notes}"]

@@ -37,7 +37,7 @@ async def publish_figures(runtime: ServiceRuntime) -> None:
     """Background loop: coalesced theme-updated publication (see adapters/publisher.py)."""
     assert runtime.pool is not None
     settings = runtime.settings
-    interval_ms = settings.flush_interval_ms if isinstance(settings, ReportingSettings) else 500
+    interval_ms = settings.flush_interval_ms if isinstance(settings, ReportingSettings) else 100
     await FigurePublisher(runtime.pool).run(runtime.stopping, interval_ms / 1000)
 
 

@@ -12,6 +12,6 @@ class ReportingSettings(ServiceSettings):
     service_name: str = "reporting"
     http_port: int = 8004
     flush_interval_ms: int = Field(
-        default=500, gt=0, description="How often changed figures are published as theme-updated (coalescing)."
+        default=100, gt=0, description="How often changed figures are published as theme-updated (coalescing)."
     )
-    replay_batch_size: int = Field(default=5000, gt=0, description="Records per transaction in `replay`.")
+    replay_batch_size: int = Field(default=20000, gt=0, description="Records per transaction in `replay`.")

@@ -15,6 +15,7 @@ For each message:
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -161,12 +162,7 @@ class EventConsumer:
     async def _apply_together(
         self, items: Sequence[tuple[ConsumerRecord, Envelope[Any]]], *, batch: bool = True
     ) -> int:
-        """One transaction: record every event id, apply those seen for the first time, in order.
-
-        Counted in the metrics only once the transaction has committed: a batch rolled back (and split,
-        or retried) is not counted as applied twice.
-        """
-        outcomes: list[tuple[str, str]] = []
+        """One transaction: record every event id, apply those seen for the first time, in order."""
         async with self.pool.acquire() as conn, conn.transaction():
             rows = await conn.fetch(
                 """
@@ -184,20 +180,22 @@ class EventConsumer:
             )
             fresh_ids = {row["event_id"] for row in rows}
             fresh: list[Envelope[Any]] = []
+            outcomes: Counter[tuple[str, str]] = Counter()
             for _, envelope in items:
                 if envelope.event_id in fresh_ids:
                     fresh_ids.discard(envelope.event_id)  # the same event twice in one batch applies once
                     fresh.append(envelope)
-                    outcomes.append((envelope.event_type, "applied"))
+                    outcomes[(envelope.event_type, "applied")] += 1
                 else:
-                    outcomes.append((envelope.event_type, "duplicate"))
+                    outcomes[(envelope.event_type, "duplicate")] += 1
             if batch and self.batch_handler is not None:
                 await self.batch_handler(conn, fresh)
             else:
                 for envelope in fresh:
                     await self.handlers[envelope.event_type](conn, envelope)
-        for event_type, outcome in outcomes:
-            EVENTS_HANDLED.labels(self.name, event_type, outcome).inc()
+        # counted once the transaction has committed, one increment per (type, outcome) of the batch
+        for (event_type, outcome), n in outcomes.items():
+            EVENTS_HANDLED.labels(self.name, event_type, outcome).inc(n)
         return len(fresh)
 
     async def _dead_letter(self, record: ConsumerRecord, reason: str) -> DeadLetter:

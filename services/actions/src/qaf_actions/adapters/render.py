@@ -8,11 +8,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import jinja2
-import matplotlib
-
-matplotlib.use("Agg")
-from matplotlib import pyplot as plt
-from weasyprint import HTML
 
 from qaf_shared.vocabulary import AreaStatus
 
@@ -27,6 +22,16 @@ _env = jinja2.Environment(
     loader=jinja2.PackageLoader("qaf_actions", "templates"),
     autoescape=jinja2.select_autoescape(["html", "j2"]),
 )
+
+
+def _pyplot() -> Any:
+    """matplotlib's pyplot on the Agg backend, loaded on the first chart (it is large)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot
+
+    return pyplot
 
 
 @dataclass
@@ -62,6 +67,7 @@ class DigestView:
 
 def chart_png(series: ChartSeries) -> str:
     """A small line chart of an indicator against its baseline, tolerated level and target (base64 PNG)."""
+    plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7.0, 2.4), dpi=110)
     try:
         xs = [p[0] for p in series.points]
@@ -94,4 +100,6 @@ def render_html(view: DigestView) -> str:
 
 
 def render_pdf(html: str) -> bytes:
+    from weasyprint import HTML  # loaded when a digest is rendered, not by every service start (~60 MB)
+
     return HTML(string=html).write_pdf()

@@ -24,7 +24,7 @@ from qaf_shared.db import connect_pool, migrate_service
 from qaf_shared.kafka import OutboxRelay, client_options, ensure_topics, make_producer
 from qaf_shared.kafka.consumer import TRANSIENT_ERRORS
 from qaf_shared.kafka import BatchOutcome, EventConsumer
-from qaf_shared.runtime import ServiceDefinition, ServiceRuntime
+from qaf_shared.runtime import ServiceDefinition, ServiceRuntime, tune_gc
 
 from qaf_reporting.adapters import repository
 from qaf_reporting.adapters.publisher import FigurePublisher
@@ -134,6 +134,7 @@ async def replay_into(
 
     settings = definition.settings
     prefix = settings.kafka.topic_prefix
+    tune_gc()
     await ensure_topics(settings.kafka)
     if reset:
         async with pool.acquire() as conn, conn.transaction():
@@ -157,7 +158,7 @@ async def replay_into(
             settings,
             [prefix + t.name for t in TOPICS],
             group,
-            batch_size=getattr(settings, "replay_batch_size", 5000),
+            batch_size=getattr(settings, "replay_batch_size", 20000),
         )
         result.seconds = time.perf_counter() - started
         if publish:
