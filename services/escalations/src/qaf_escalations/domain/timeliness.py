@@ -18,8 +18,22 @@ from qaf_escalations.domain.complaints import StageRecord
 from qaf_escalations.domain.escalations import Step
 
 
+class _WithinTimescale:
+    """What both timeliness rows report: the share of answered stages answered in time."""
+
+    answered: int
+    answered_within_timescale: int
+
+    @property
+    def percent_within_timescale(self) -> float | None:
+        return round(100 * self.answered_within_timescale / self.answered, 1) if self.answered else None
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self) | {"percent_within_timescale": self.percent_within_timescale}  # type: ignore[call-overload]
+
+
 @dataclass
-class TimelinessRow:
+class TimelinessRow(_WithinTimescale):
     stage: ComplaintStage
     service: Service
     received: int = 0
@@ -31,13 +45,6 @@ class TimelinessRow:
     escalated_unanswered: int = 0
     open: int = 0
     open_overdue: int = 0
-
-    @property
-    def percent_within_timescale(self) -> float | None:
-        return round(100 * self.answered_within_timescale / self.answered, 1) if self.answered else None
-
-    def as_dict(self) -> dict[str, object]:
-        return asdict(self) | {"percent_within_timescale": self.percent_within_timescale}
 
 
 def timeliness(records: Iterable[tuple[Service, StageRecord]], as_of: date) -> list[TimelinessRow]:
@@ -68,7 +75,7 @@ def timeliness(records: Iterable[tuple[Service, StageRecord]], as_of: date) -> l
 
 
 @dataclass
-class EscalationTimelinessRow:
+class EscalationTimelinessRow(_WithinTimescale):
     """Per escalation stage and service: how many stages were answered (left by progression,
     resolution or withdrawal) within their timescale, and how many were reported overdue."""
 
@@ -81,13 +88,6 @@ class EscalationTimelinessRow:
     reported_overdue: int = 0
     open: int = 0
     open_overdue: int = 0
-
-    @property
-    def percent_within_timescale(self) -> float | None:
-        return round(100 * self.answered_within_timescale / self.answered, 1) if self.answered else None
-
-    def as_dict(self) -> dict[str, object]:
-        return asdict(self) | {"percent_within_timescale": self.percent_within_timescale}
 
 
 def escalation_timeliness(
