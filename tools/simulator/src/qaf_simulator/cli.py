@@ -37,6 +37,7 @@ def main(argv: list[str] | None = None) -> int:
         sub.add_argument("--cases", type=int, default=2500, help="open cases at the start")
     demo.add_argument("--out", type=Path, default=OUT, help="where the Board digest PDF goes")
     demo.add_argument("--no-wait", action="store_true", help="stop everything after the run (for timing it)")
+    demo.add_argument("--screenshots", metavar="DIR", help="also save a dashboard screenshot and the digest's first page as PNG in DIR")
     args = parser.parse_args(argv)
     if args.command == "plan":
         p = build_plan(args.seed, months=args.months, cases=args.cases)
@@ -72,6 +73,12 @@ def demo_main(args: argparse.Namespace) -> int:
         outcome, reporting_token = asyncio.run(_simulate(args, stack, prefix))
         elapsed = time.monotonic() - started
         print(_where_to_look(stack, outcome, reporting_token, elapsed), flush=True)
+        if args.screenshots:
+            from qaf_simulator.screenshots import capture
+
+            url = f"http://127.0.0.1:{stack.services['reporting']}/dashboard?token={reporting_token}&period_end=2014-03"
+            for picture in capture(url, outcome.digest_pdf, Path(args.screenshots)):
+                print(f"  screenshot     {picture}", flush=True)
         if args.no_wait:
             return 0
         while not stopping:
