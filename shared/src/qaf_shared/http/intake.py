@@ -57,7 +57,7 @@ def intake_router(
     ) -> IntakeReceipt:
         items = body if isinstance(body, list) else [body]
         if not items:
-            raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, detail="no events in the request")
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail="no events in the request")
         if len(items) > MAX_BATCH:
             raise HTTPException(status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, detail=f"at most {MAX_BATCH} events a request")
         envelopes, problems = [], []
@@ -73,7 +73,7 @@ def intake_router(
                 continue
             envelopes.append(envelope)
         if problems:
-            raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, detail=problems)
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=problems)
         async with request.app.state.pool.acquire() as conn, conn.transaction():
             if principal.role == "case-system":
                 for index, envelope in enumerate(envelopes):
