@@ -6,9 +6,7 @@ offsets committed after the database commit), in its own process on the real bro
 
 from __future__ import annotations
 
-import asyncio
 import random
-import signal
 from datetime import date
 
 import asyncpg

@@ -13,7 +13,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from qaf_shared import contracts  # noqa: F401  (registers every contract)
 from qaf_shared.contracts.examples import EXAMPLES
-from qaf_shared.envelope import REGISTRY, Envelope, new_envelope
+from qaf_shared.envelope import REGISTRY, envelope_type, new_envelope
 from qaf_shared.topics import CATALOGUE
 
 PRODUCERS: dict[str, str] = {
@@ -74,7 +74,7 @@ def build() -> dict[str, Any]:
         for event_type in event_types:
             cls = REGISTRY[event_type]
             name = _message_name(event_type)
-            schema = Envelope[cls].model_json_schema(ref_template="#/components/schemas/{model}")  # type: ignore[valid-type]
+            schema = envelope_type(cls).model_json_schema(ref_template="#/components/schemas/{model}")
             for def_name, definition in schema.pop("$defs", {}).items():
                 schemas[def_name] = definition
             schemas[f"{name}Envelope"] = schema

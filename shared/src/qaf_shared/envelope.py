@@ -113,7 +113,7 @@ def new_envelope(
     now = datetime.now(UTC)
     if causation is not None:
         correlation_id = correlation_id or causation.correlation_id
-    return Envelope[type(payload)](  # type: ignore[misc]
+    return envelope_type(type(payload))(
         event_id=event_id or uuid4(),
         event_type=payload.EVENT_TYPE,
         schema_version=payload.SCHEMA_VERSION,

@@ -23,8 +23,11 @@ log = structlog.get_logger(__name__)
 BATCH_SIZE = 500
 
 
+CHANNEL_PREFIX = "qaf_outbox_"
+
+
 def _channel(schema: str) -> str:
-    return f"qaf_outbox_{schema}"
+    return CHANNEL_PREFIX + schema
 
 
 async def enqueue(conn: asyncpg.Connection, *envelopes: Envelope[Any]) -> None:
@@ -42,7 +45,7 @@ async def enqueue(conn: asyncpg.Connection, *envelopes: Envelope[Any]) -> None:
         ],
     )
     # Delivered at commit, so the relay wakes only for events that exist.
-    await conn.execute("SELECT pg_notify('qaf_outbox_' || current_schema(), '')")
+    await conn.execute(f"SELECT pg_notify('{CHANNEL_PREFIX}' || current_schema(), '')")
 
 
 class OutboxRelay:

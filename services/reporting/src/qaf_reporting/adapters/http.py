@@ -20,7 +20,6 @@ from qaf_shared.vocabulary import Service, Theme
 from qaf_reporting.adapters import repository as repo
 from qaf_reporting.domain import reports
 from qaf_reporting.domain.figures import (
-    ALL,
     KINDS_OF_FAMILY,
     MEASURES_OF_FAMILY,
     OPEN_CASE_FAMILIES,
