@@ -133,6 +133,11 @@ class OutboxRelay:
             "UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])", [r["id"] for r in rows]
         )
         OUTBOX_PUBLISHED.labels(self._schema).inc(len(rows))
-        pending = await conn.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+        # A short batch emptied the outbox; only after a full one is there anything left to count.
+        pending = (
+            0
+            if len(rows) < BATCH_SIZE
+            else await conn.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+        )
         OUTBOX_PENDING.labels(self._schema).set(pending)
         return len(rows)
