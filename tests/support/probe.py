@@ -86,7 +86,7 @@ def main() -> None:
 
         async def apply_then_crash(self: Any, items: Any) -> Any:
             result = await original(self, items)  # the transaction has committed here
-            if any(record.key == crash_key for record, _ in items):
+            if any(item.record.key == crash_key for item in items):
                 os.kill(os.getpid(), signal.SIGKILL)
             return result
 

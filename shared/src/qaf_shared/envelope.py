@@ -140,8 +140,40 @@ def _first_error(exc: ValidationError) -> str:
     return "; ".join(parts)
 
 
+_EVENT_TYPE_KEY = b'"event_type":"'
+
+
+def _decode_fast(raw: bytes, expected_topic: str | None) -> Envelope[Payload] | None:
+    """The common case, validated straight from the bytes (pydantic-core parses the JSON itself).
+
+    Finds the event type by its key in the raw bytes, validates against that contract, and accepts the
+    result only if its event type, schema version and topic are the ones expected. Anything else (a
+    message laid out differently, an invalid one) returns None, and `decode` takes the careful path,
+    which says what is wrong: the same messages pass, only sooner.
+    """
+    start = raw.find(_EVENT_TYPE_KEY)
+    if start < 0:
+        return None
+    start += len(_EVENT_TYPE_KEY)
+    end = raw.find(b'"', start)
+    payload_cls = REGISTRY.get(raw[start:end].decode("utf-8", "replace"))
+    if payload_cls is None or (expected_topic is not None and payload_cls.TOPIC.name != expected_topic):
+        return None
+    try:
+        envelope = envelope_type(payload_cls).model_validate_json(raw)
+    except ValidationError:
+        return None
+    if envelope.event_type != payload_cls.EVENT_TYPE or envelope.schema_version != payload_cls.SCHEMA_VERSION:
+        return None
+    return envelope
+
+
 def decode(raw: bytes | str, *, expected_topic: str | None = None) -> Envelope[Payload]:
     """Parse and validate one message. Raises ContractViolation saying what is wrong."""
+    if isinstance(raw, bytes):
+        envelope = _decode_fast(raw, expected_topic)
+        if envelope is not None:
+            return envelope
     try:
         data = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:

@@ -25,7 +25,16 @@ from faststream.middlewares import AckPolicy
 from qaf_shared import contracts  # noqa: F401  (registers every contract)
 from qaf_shared.db import connect_pool, migrate_service
 from qaf_shared.http import TokenStore, create_http_app
-from qaf_shared.kafka import BatchHandler, EventConsumer, EventHandler, OutboxRelay, ensure_topics, make_broker, make_producer
+from qaf_shared.kafka import (
+    BatchHandler,
+    EventConsumer,
+    EventHandler,
+    OutboxRelay,
+    Preparer,
+    ensure_topics,
+    make_broker,
+    make_producer,
+)
 from qaf_shared.logging import configure_logging
 from qaf_shared.settings import ServiceSettings
 from qaf_shared.topics import Topic
@@ -43,6 +52,9 @@ class Subscription:
     # Optional: applies a whole batch of fresh events at once; the per-event handlers still serve
     # when a batch must be split to dead-letter one event.
     batch_handler: BatchHandler | None = None
+    # Optional, with batch_handler: pure work per event done before the transaction; its results are
+    # what batch_handler receives.
+    prepare: Preparer | None = None
 
 
 # Python's default collector thresholds (700, 10, 10) suit small scripts: a consumer that holds a batch
@@ -116,6 +128,7 @@ class ServiceRuntime:
                 retry_backoff_s=settings.consumer_retry_backoff_s,
                 topic_prefix=settings.kafka.topic_prefix,
                 batch_handler=subscription.batch_handler,
+                prepare=subscription.prepare,
             )
             self.consumers.append(consumer)
             self._subscribe(consumer, subscription)

@@ -20,8 +20,8 @@ from tests.unit.reporting.factories import FR, SS
 
 
 def counts(event) -> set[tuple]:  # type: ignore[no-untyped-def]
-    return {(c.kind, c.service, month_label(c.month), c.theme, c.k1, c.k2, c.n)
-            for g in effects_of(event).groups for c in g.counts}
+    return {(kind, service, month_label(month), theme, k1, k2, 1)
+            for g in effects_of(event).groups for kind, service, month, theme, k1, k2 in g.counts}
 
 
 def test_an_audit_counts_in_the_month_it_was_completed_with_each_theme_once_at_its_strongest() -> None:

@@ -100,3 +100,36 @@ def test_payloads_are_immutable() -> None:
     assert isinstance(payload, CaseOpened)
     with pytest.raises(Exception):
         payload.case_id = "C-2"  # type: ignore[misc]
+
+
+def _outcome(raw: bytes | str, expected_topic: str | None) -> object:
+    try:
+        return decode(raw, expected_topic=expected_topic)
+    except ContractViolation as exc:
+        return ("refused", str(exc))
+
+
+_JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.floats() | st.text(max_size=12),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=6,
+)
+
+
+@pytest.mark.parametrize("event_type", sorted(REGISTRY))
+@given(data=st.data())
+def test_decoding_from_bytes_takes_and_refuses_exactly_what_the_careful_path_does(event_type: str, data) -> None:
+    """Bytes are validated straight from JSON when they can be; the outcome must not depend on it."""
+    body = new_envelope(EXAMPLES[event_type], source="test").model_dump(mode="json")
+    target = body if data.draw(st.booleans()) else body["payload"]
+    field = data.draw(st.sampled_from(sorted(target)))
+    mutation = data.draw(st.sampled_from(["keep", "drop", "replace", "other-type"]))
+    if mutation == "drop":
+        del target[field]
+    elif mutation == "replace":
+        target[field] = data.draw(_JSON_VALUES)
+    elif mutation == "other-type":
+        body["event_type"] = data.draw(st.sampled_from(sorted(REGISTRY)))
+    raw = orjson.dumps(body)
+    topic = data.draw(st.sampled_from([None, REGISTRY[event_type].TOPIC.name, "qaf.cases"]))
+    assert _outcome(raw, topic) == _outcome(raw.decode(), topic)

@@ -28,7 +28,8 @@ def subscriptions(runtime: ServiceRuntime) -> list[Subscription]:
             consumer=CONSUMER,
             topics=TOPICS,
             handlers={event_type: handlers.apply_event for event_type in handlers.HANDLED_EVENTS},
-            batch_handler=handlers.apply_events,
+            batch_handler=handlers.apply_effects,
+            prepare=handlers.prepare,
         )
     ]
 

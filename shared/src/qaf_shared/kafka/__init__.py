@@ -2,7 +2,15 @@
 
 from qaf_shared.kafka.admin import ensure_topics
 from qaf_shared.kafka.connection import client_options, make_broker, make_producer
-from qaf_shared.kafka.consumer import BatchHandler, BatchOutcome, EventConsumer, EventHandler, PermanentFailure
+from qaf_shared.kafka.consumer import (
+    BatchHandler,
+    BatchOutcome,
+    EventConsumer,
+    EventHandler,
+    PermanentFailure,
+    PreparedBatch,
+    Preparer,
+)
 from qaf_shared.kafka.outbox import OutboxRelay, enqueue
 
 __all__ = [
@@ -12,6 +20,8 @@ __all__ = [
     "EventHandler",
     "OutboxRelay",
     "PermanentFailure",
+    "PreparedBatch",
+    "Preparer",
     "client_options",
     "enqueue",
     "ensure_topics",

@@ -17,9 +17,9 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import asyncpg
 import structlog
@@ -33,7 +33,15 @@ log = structlog.get_logger(__name__)
 
 EventHandler = Callable[[asyncpg.Connection, Envelope[Any]], Awaitable[None]]
 # Applies many events at once (set-based SQL); used for batches instead of the per-event handlers.
-BatchHandler = Callable[[asyncpg.Connection, Sequence[Envelope[Any]]], Awaitable[None]]
+# It takes the events fresh in this transaction: envelopes, or what `Preparer` made of each.
+BatchHandler = Callable[[asyncpg.Connection, Sequence[Any]], Awaitable[None]]
+# Pure work on one event done before the transaction (e.g. turning it into counter increments), so a
+# consumer can prepare the next batch while the database applies this one. Raises PermanentFailure
+# for an event that can never be applied.
+Preparer = Callable[[Envelope[Any]], Any]
+
+# Preparing a batch is CPU work; it lets other tasks (an apply in flight, HTTP requests) run this often.
+YIELD_EVERY = 256
 
 MAX_REASON_LENGTH = 1000
 
@@ -60,6 +68,12 @@ class DeadLetter:
     reason: str
 
 
+class Decoded(NamedTuple):
+    record: ConsumerRecord
+    envelope: Envelope[Any]
+    prepared: Any  # what the batch handler takes for this event
+
+
 @dataclass
 class BatchOutcome:
     records: int = 0
@@ -74,6 +88,18 @@ class BatchOutcome:
 
 
 @dataclass
+class PreparedBatch:
+    """Records decoded and prepared, not yet applied; dead letters and ignored records already counted."""
+
+    items: list[Decoded] = field(default_factory=list)
+    outcome: BatchOutcome = field(default_factory=BatchOutcome)
+
+    def extend(self, other: PreparedBatch) -> None:
+        self.items.extend(other.items)
+        self.outcome.add(other.outcome)
+
+
+@dataclass
 class EventConsumer:
     """Applies events from Kafka to a service's database, exactly once in effect."""
 
@@ -84,6 +110,7 @@ class EventConsumer:
     retry_backoff_s: float = 1.0
     topic_prefix: str = ""
     batch_handler: BatchHandler | None = None
+    prepare: Preparer | None = None
 
     def _decode(self, record: ConsumerRecord) -> Envelope[Any]:
         return decode(record.value, expected_topic=logical_name(record.topic, self.topic_prefix))
@@ -105,9 +132,15 @@ class EventConsumer:
 
         Raises on passing failures, so the caller retries the whole batch and commits nothing.
         """
-        outcome = BatchOutcome(records=len(records))
-        decoded: list[tuple[ConsumerRecord, Envelope[Any]]] = []
-        for record in records:
+        return await self.apply_prepared(await self.prepare_batch(records))
+
+    async def prepare_batch(self, records: Sequence[ConsumerRecord]) -> PreparedBatch:
+        """Decode and prepare, dead-lettering what can never be applied; nothing is applied yet."""
+        batch = PreparedBatch(outcome=BatchOutcome(records=len(records)))
+        outcome = batch.outcome
+        for index, record in enumerate(records):
+            if index % YIELD_EVERY == YIELD_EVERY - 1:
+                await asyncio.sleep(0)
             try:
                 envelope = self._decode(record)
             except ContractViolation as exc:
@@ -118,19 +151,40 @@ class EventConsumer:
                 EVENTS_HANDLED.labels(self.name, envelope.event_type, "ignored").inc()
                 outcome.ignored += 1
                 continue
-            decoded.append((record, envelope))
+            prepared: Any = envelope
+            if self.prepare is not None:
+                try:
+                    prepared = self.prepare(envelope)
+                except PermanentFailure as exc:
+                    await self._dead_letter(record, str(exc))
+                    outcome.dead_lettered += 1
+                    continue
+                except Exception as exc:  # a bug must not block the partition
+                    log.exception("consumer.prepare_failed", event_id=str(envelope.event_id))
+                    await self._dead_letter(record, f"handler failed: {type(exc).__name__}: {exc}")
+                    outcome.dead_lettered += 1
+                    continue
+            batch.items.append(Decoded(record, envelope, prepared))
+        return batch
+
+    async def apply_prepared(self, batch: PreparedBatch) -> BatchOutcome:
+        """Apply a prepared batch in one transaction; split it when one event cannot be applied."""
+        outcome = BatchOutcome()
+        outcome.add(batch.outcome)
+        decoded = batch.items
         if len(decoded) > 1:
             try:
-                outcome.applied = await self._apply_together(decoded)
-                outcome.duplicates = len(decoded) - outcome.applied
+                applied = await self._apply_together(decoded)
+                outcome.applied += applied
+                outcome.duplicates += len(decoded) - applied
                 return outcome
             except TRANSIENT_ERRORS:
                 raise
             except Exception as exc:
                 # One event of the batch cannot be applied: apply each alone, so only it is dead-lettered.
                 log.info("consumer.batch_split", records=len(decoded), error=type(exc).__name__)
-        for record, envelope in decoded:
-            letter, applied = await self._apply_alone(record, envelope)
+        for item in decoded:
+            letter, applied = await self._apply_alone(item.record, item.envelope)
             if letter is not None:
                 outcome.dead_lettered += 1
             else:
@@ -146,7 +200,7 @@ class EventConsumer:
             event_type=envelope.event_type,
         ):
             try:
-                applied = await self._apply_together([(record, envelope)], batch=False)
+                applied = await self._apply_together([Decoded(record, envelope, envelope)], batch=False)
             except TRANSIENT_ERRORS:
                 raise
             except PermanentFailure as exc:
@@ -159,9 +213,7 @@ class EventConsumer:
             log.debug("consumer.event_handled", outcome="applied" if applied else "duplicate")
         return None, applied
 
-    async def _apply_together(
-        self, items: Sequence[tuple[ConsumerRecord, Envelope[Any]]], *, batch: bool = True
-    ) -> int:
+    async def _apply_together(self, items: Sequence[Decoded], *, batch: bool = True) -> int:
         """One transaction: record every event id, apply those seen for the first time, in order."""
         async with self.pool.acquire() as conn, conn.transaction():
             rows = await conn.fetch(
@@ -172,27 +224,28 @@ class EventConsumer:
                 RETURNING event_id
                 """,
                 self.name,
-                [e.event_id for _, e in items],
-                [e.event_type for _, e in items],
-                [r.topic for r, _ in items],
-                [r.partition for r, _ in items],
-                [r.offset for r, _ in items],
+                [item.envelope.event_id for item in items],
+                [item.envelope.event_type for item in items],
+                [item.record.topic for item in items],
+                [item.record.partition for item in items],
+                [item.record.offset for item in items],
             )
             fresh_ids = {row["event_id"] for row in rows}
-            fresh: list[Envelope[Any]] = []
+            fresh: list[Decoded] = []
             outcomes: Counter[tuple[str, str]] = Counter()
-            for _, envelope in items:
+            for item in items:
+                envelope = item.envelope
                 if envelope.event_id in fresh_ids:
                     fresh_ids.discard(envelope.event_id)  # the same event twice in one batch applies once
-                    fresh.append(envelope)
+                    fresh.append(item)
                     outcomes[(envelope.event_type, "applied")] += 1
                 else:
                     outcomes[(envelope.event_type, "duplicate")] += 1
             if batch and self.batch_handler is not None:
-                await self.batch_handler(conn, fresh)
+                await self.batch_handler(conn, [item.prepared for item in fresh])
             else:
-                for envelope in fresh:
-                    await self.handlers[envelope.event_type](conn, envelope)
+                for item in fresh:
+                    await self.handlers[item.envelope.event_type](conn, item.envelope)
         # counted once the transaction has committed, one increment per (type, outcome) of the batch
         for (event_type, outcome), n in outcomes.items():
             EVENTS_HANDLED.labels(self.name, event_type, outcome).inc(n)

@@ -12,6 +12,7 @@ none at all when the replay rebuilt the same figures) and relays the outbox.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -23,7 +24,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from qaf_shared.db import connect_pool, migrate_service
 from qaf_shared.kafka import OutboxRelay, client_options, ensure_topics, make_producer
 from qaf_shared.kafka.consumer import TRANSIENT_ERRORS
-from qaf_shared.kafka import BatchOutcome, EventConsumer
+from qaf_shared.kafka import BatchOutcome, EventConsumer, PreparedBatch
 from qaf_shared.runtime import ServiceDefinition, ServiceRuntime, tune_gc
 
 from qaf_reporting.adapters import repository
@@ -70,7 +71,14 @@ async def consume_to_end(
     *,
     batch_size: int = 5000,
 ) -> tuple[BatchOutcome, int]:
-    """Read `topic_names` from offset zero to their end offsets now, applying in batches."""
+    """Read `topic_names` from offset zero to their end offsets now, applying in batches.
+
+    Pipelined: while PostgreSQL applies one batch (its own transaction, on its own core), this process
+    fetches and prepares the next (decoding and validating, turning events into counter increments).
+    Batches are applied one at a time and in order, so first sightings and case states come out as
+    in a one-by-one replay; while one is in flight the next grows (up to `batch_size` records), and a
+    batch's offsets are committed only once its transaction has committed.
+    """
     kafka = settings.kafka
     consumer = AIOKafkaConsumer(
         **client_options(kafka),
@@ -84,6 +92,29 @@ async def consume_to_end(
     await consumer.start()
     stats = BatchOutcome()
     retries = 0
+
+    async def apply(batch: PreparedBatch) -> BatchOutcome:
+        nonlocal retries
+        while True:
+            try:
+                return await applier.apply_prepared(batch)
+            except TRANSIENT_ERRORS:
+                retries += 1
+                await asyncio.sleep(applier.retry_backoff_s)
+
+    in_flight: asyncio.Task[BatchOutcome] | None = None
+    in_flight_commits: dict[TopicPartition, int] = {}
+
+    async def settle() -> None:
+        """Wait for the batch in flight; once its transaction has committed, commit its offsets."""
+        nonlocal in_flight
+        if in_flight is None:
+            return
+        stats.add(await in_flight)
+        in_flight = None
+        if in_flight_commits:
+            await consumer.commit(dict(in_flight_commits))
+
     try:
         partitions = await partitions_of(kafka, topic_names)
         consumer.assign(partitions)
@@ -95,30 +126,33 @@ async def consume_to_end(
                 remaining.add(tp)
             else:
                 consumer.pause(tp)
+        pending = PreparedBatch()
+        pending_commits: dict[TopicPartition, int] = {}
         while remaining:
             data = await consumer.getmany(timeout_ms=1000, max_records=batch_size)
             records = []
-            commits = {}
             for tp, batch in data.items():
                 kept = [r for r in batch if r.offset < ends[tp]]
                 records.extend(kept)
                 if kept:
-                    commits[tp] = kept[-1].offset + 1
-            while True:
-                try:
-                    stats.add(await applier.handle_batch(records))
-                    break
-                except TRANSIENT_ERRORS:
-                    retries += 1
-                    await asyncio.sleep(applier.retry_backoff_s)
-            if commits:
-                await consumer.commit(commits)
-            for tp, offset in commits.items():
-                if offset >= ends[tp]:
-                    remaining.discard(tp)
-                    consumer.pause(tp)
+                    pending_commits[tp] = kept[-1].offset + 1
+                    if kept[-1].offset + 1 >= ends[tp]:
+                        remaining.discard(tp)
+                        consumer.pause(tp)
+            pending.extend(await applier.prepare_batch(records))
+            if in_flight is not None and not in_flight.done() and len(pending.items) < batch_size and remaining:
+                continue  # PostgreSQL is still busy: let the next batch grow
+            await settle()
+            in_flight = asyncio.create_task(apply(pending))
+            in_flight_commits = pending_commits
+            pending, pending_commits = PreparedBatch(), {}
+        await settle()
         return stats, retries
     finally:
+        if in_flight is not None:
+            in_flight.cancel()
+            with contextlib.suppress(BaseException):
+                await in_flight
         await consumer.stop()
 
 
@@ -147,7 +181,7 @@ async def replay_into(
         applier = EventConsumer(
             name=CONSUMER, pool=pool, producer=producer,
             handlers={event_type: handlers.apply_event for event_type in handlers.HANDLED_EVENTS},
-            batch_handler=handlers.apply_events, topic_prefix=prefix,
+            batch_handler=handlers.apply_effects, prepare=handlers.prepare, topic_prefix=prefix,
             retry_backoff_s=settings.consumer_retry_backoff_s,
         )
         group = ServiceRuntime(definition).consumer_group(CONSUMER)

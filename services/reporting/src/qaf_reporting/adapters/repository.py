@@ -8,14 +8,14 @@ case state, counters are added up in memory and upserted once per key, dirty cel
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 import asyncpg
 
 from qaf_reporting.domain import cases as case_rules
-from qaf_reporting.domain.effects import FAMILY_OF_KIND, Effects
+from qaf_reporting.domain.effects import FAMILY_OF_KIND, CountKey, Effects
 from qaf_reporting.domain.figures import ALL, Sums
 from qaf_reporting.domain.publishing import Published
 
@@ -23,7 +23,6 @@ from qaf_reporting.domain.publishing import Published
 # so a replay that rebuilds the same figures publishes nothing, and one that changes a figure publishes it.
 STATE_TABLES = ("monthly_counts", "counted_entities", "cases", "dirty_cells", "watermark")
 
-CountKey = tuple[str, str, int, str, str, str]  # kind, service, month, theme, k1, k2
 COPY_THRESHOLD = 500  # more counter keys than this in one batch: COPY into a staging table, then upsert
 
 
@@ -48,7 +47,7 @@ async def apply(conn: asyncpg.Connection, batch: Sequence[Effects]) -> int:
             [key[1] for key in wanted],
         )
         fresh = {(r["kind"], r["entity_id"]) for r in rows}
-    counts: dict[CountKey, int] = defaultdict(int)
+    counts: Counter[CountKey] = Counter()
     latest: datetime | None = None
     case_changes = []
     for effects in batch:
@@ -59,8 +58,7 @@ async def apply(conn: asyncpg.Connection, batch: Sequence[Effects]) -> int:
                 if group.once not in fresh:
                     continue
                 fresh.discard(group.once)  # a second sighting in the same batch counts nothing
-            for count in group.counts:
-                counts[count[:6]] += count.n  # type: ignore[index]
+            counts.update(group.counts)
         if effects.case is not None:
             case_changes.append(effects)
 
@@ -98,15 +96,14 @@ async def apply(conn: asyncpg.Connection, batch: Sequence[Effects]) -> int:
                 [s.closed_month for s in changed],
             )
 
-    # 3. counters, one upsert per key (sorted: concurrent writers take row locks in the same order)
-    keys = sorted(key for key, n in counts.items() if n)
-    if len(keys) > COPY_THRESHOLD:
+    # 3. counters, one upsert per key, in key order (concurrent writers take row locks in the same order)
+    rows = [key + (n,) for key, n in counts.items() if n]
+    if len(rows) > COPY_THRESHOLD:
         await conn.execute(
             "CREATE TEMP TABLE IF NOT EXISTS staged_counts (LIKE monthly_counts) ON COMMIT DELETE ROWS"
         )
         await conn.copy_records_to_table(
-            "staged_counts", records=[(*key, counts[key]) for key in keys],
-            columns=["kind", "service", "month", "theme", "k1", "k2", "n"],
+            "staged_counts", records=rows, columns=["kind", "service", "month", "theme", "k1", "k2", "n"]
         )
         await conn.execute(
             """
@@ -115,18 +112,18 @@ async def apply(conn: asyncpg.Connection, batch: Sequence[Effects]) -> int:
             ON CONFLICT (kind, service, month, theme, k1, k2) DO UPDATE SET n = monthly_counts.n + EXCLUDED.n
             """
         )
-    elif keys:
+    elif rows:
+        rows.sort()
         await conn.execute(
             """
             INSERT INTO monthly_counts (kind, service, month, theme, k1, k2, n)
             SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::text[], $6::text[], $7::bigint[])
             ON CONFLICT (kind, service, month, theme, k1, k2) DO UPDATE SET n = monthly_counts.n + EXCLUDED.n
             """,
-            *[list(column) for column in zip(*keys, strict=True)],
-            [counts[key] for key in keys],
+            *[list(column) for column in zip(*rows, strict=True)],
         )
     # 4. dirty cells for the theme-updated flusher, stamped with the latest event time of the batch
-    cells = sorted({(FAMILY_OF_KIND[key[0]], key[1], key[2]) for key in keys})
+    cells = sorted({(FAMILY_OF_KIND[row[0]], row[1], row[2]) for row in rows})
     if cells:
         await conn.execute(
             """
@@ -140,7 +137,7 @@ async def apply(conn: asyncpg.Connection, batch: Sequence[Effects]) -> int:
             [c[2] for c in cells],
             latest,
         )
-    return len(keys)
+    return len(rows)
 
 
 def _scope_clause(scope: str, param: int) -> str:
