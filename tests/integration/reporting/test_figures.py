@@ -187,7 +187,9 @@ async def test_known_events_give_exact_figures_published_coalesced_and_rebuilt_i
         before = await repository.snapshot(pool)
         figures_before = {w: await compute_figures(pool, "all", w, 2013 * 12 + 9) for w in (1, 3, 6, 12)}
 
-    stats = await replay_from_zero(reporting)
+    # batches of two: many in flight one after another (pipelined), first sightings and case states in order
+    small_batches = definition(settings(database_url, kafka_settings).model_copy(update={"replay_batch_size": 2}))
+    stats = await replay_from_zero(small_batches)
     assert stats.batch.applied == len(unique)
     assert stats.batch.dead_lettered == 1
     # the replay rebuilt the very figures subscribers were told: it publishes nothing
