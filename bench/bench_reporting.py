@@ -227,8 +227,8 @@ async def time_queries(pool: Any, rounds: int, seed: int = 11) -> dict[str, dict
 
     async def dashboard_series() -> None:
         end = rng.randint(first, last)
-        dashboard.series(end, await repo.monthly_sums(pool, dashboard.KINDS, rng.choice(scopes),
-                                                      dashboard.first_month_needed(end), end))
+        dashboard.series(end, await repo.monthly_sums_reading(pool, dashboard.READS, rng.choice(scopes),
+                                                              dashboard.first_month_needed(end), end))
 
     results = {}
     for name, query in (("figures", figures), ("monthly_collation", collation), ("quarterly", quarterly),

@@ -18,6 +18,7 @@ from qaf_shared.vocabulary import Answer, ComplaintStage, EscalationReason, Grad
 from qaf_reporting.adapters import repository
 from qaf_reporting.adapters.http import compute_figures
 from qaf_reporting.adapters.replay import replay_from_zero
+from qaf_reporting.domain import dashboard
 from qaf_reporting.app import definition
 from qaf_reporting.settings import ReportingSettings
 from tests.conftest import eventually
@@ -184,6 +185,13 @@ async def test_known_events_give_exact_figures_published_coalesced_and_rebuilt_i
         assert {(k[0], k[1], k[2], k[3]) for k in latest if k[5] == 1 and k[4] == "all" and k[6] == OCT} == {
             e[:4] for e in EXPECTED_OCTOBER_ALL
         }
+        # the dashboard reads sums with only the dimensions it tells apart: the same series as from all of them
+        for scope in ("all", FR.value, SS.value):
+            start, end = dashboard.first_month_needed(2013 * 12 + 9), 2013 * 12 + 9
+            lean = await repository.monthly_sums_reading(pool, dashboard.READS, scope, start, end)
+            full = await repository.monthly_sums(pool, dashboard.KINDS, scope, start, end)
+            assert sum(map(len, lean.values())) < sum(map(len, full.values())) or scope != "all"
+            assert dashboard.series(end, lean) == dashboard.series(end, full)
         before = await repository.snapshot(pool)
         figures_before = {w: await compute_figures(pool, "all", w, 2013 * 12 + 9) for w in (1, 3, 6, 12)}
 

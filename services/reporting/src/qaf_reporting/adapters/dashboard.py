@@ -88,7 +88,7 @@ async def show_dashboard(
         end = await default_month_or_none(pool)
     if end is None:
         return HTMLResponse(page("QAF reporting", "<p class='empty'>No events have been counted yet.</p>", None, scope))
-    monthly = await repo.monthly_sums(pool, dashboard.KINDS, scope, dashboard.first_month_needed(end), end)
+    monthly = await repo.monthly_sums_reading(pool, dashboard.READS, scope, dashboard.first_month_needed(end), end)
     quarterly = await build_quarterly(pool, end, scope)
     collation = await build_collation(pool, end)
     data = dashboard.series(end, monthly)

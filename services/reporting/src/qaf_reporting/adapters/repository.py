@@ -9,7 +9,7 @@ case state, counters are added up in memory and upserted once per key, dirty cel
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime
 
 import asyncpg
@@ -159,10 +159,42 @@ async def monthly_sums(
         end,
         *([] if scope == ALL else [scope]),
     )
+    return _by_month(rows)
+
+
+def _by_month(rows: Iterable[asyncpg.Record]) -> dict[int, dict[tuple[str, str, str, str], int]]:
     out: dict[int, dict[tuple[str, str, str, str], int]] = defaultdict(dict)
     for r in rows:
         out[r["month"]][(r["kind"], r["theme"], r["k1"], r["k2"])] = r["n"]
     return out
+
+
+async def monthly_sums_reading(
+    conn: asyncpg.Connection | asyncpg.Pool, reads: Mapping[str, Collection[str]], scope: str, start: int, end: int
+) -> dict[int, dict[tuple[str, str, str, str], int]]:
+    """`monthly_sums` of the kinds in `reads`, keeping only the dimensions (theme, k1, k2) each is read
+    by: the others are summed away in the query, so far fewer rows travel and are held."""
+    kept = {dim: [kind for kind, dims in reads.items() if dim in dims] for dim in ("theme", "k1", "k2")}
+    rows = await conn.fetch(
+        f"""
+        SELECT month, kind,
+               CASE WHEN kind = ANY($4::text[]) THEN theme ELSE '' END AS theme,
+               CASE WHEN kind = ANY($5::text[]) THEN k1 ELSE '' END AS k1,
+               CASE WHEN kind = ANY($6::text[]) THEN k2 ELSE '' END AS k2,
+               sum(n)::bigint AS n
+        FROM monthly_counts
+        WHERE kind = ANY($1::text[]) AND month BETWEEN $2 AND $3 AND {_scope_clause(scope, 7)}
+        GROUP BY 1, 2, 3, 4, 5
+        """,
+        list(reads),
+        start,
+        end,
+        kept["theme"],
+        kept["k1"],
+        kept["k2"],
+        *([] if scope == ALL else [scope]),
+    )
+    return _by_month(rows)
 
 
 async def sums(
