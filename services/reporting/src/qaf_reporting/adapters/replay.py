@@ -63,6 +63,9 @@ async def partitions_of(kafka: Any, topic_names: list[str]) -> list[TopicPartiti
     )
 
 
+FETCH_STEP = 2000
+
+
 async def consume_to_end(
     applier: EventConsumer,
     settings: Any,
@@ -129,7 +132,8 @@ async def consume_to_end(
         pending = PreparedBatch()
         pending_commits: dict[TopicPartition, int] = {}
         while remaining:
-            data = await consumer.getmany(timeout_ms=1000, max_records=batch_size)
+            # fetched in small steps, so the first batch starts PostgreSQL early and the next grows meanwhile
+            data = await consumer.getmany(timeout_ms=1000, max_records=min(batch_size, FETCH_STEP))
             records = []
             for tp, batch in data.items():
                 kept = [r for r in batch if r.offset < ends[tp]]
