@@ -216,39 +216,55 @@ class EventConsumer:
     async def _apply_together(self, items: Sequence[Decoded], *, batch: bool = True) -> int:
         """One transaction: record every event id, apply those seen for the first time, in order."""
         async with self.pool.acquire() as conn, conn.transaction():
-            rows = await conn.fetch(
+            ids = [item.envelope.event_id for item in items]
+            recorded = await conn.fetchval(
                 """
-                INSERT INTO processed_events (consumer, event_id, event_type, topic, partition, "offset")
-                SELECT $1, * FROM unnest($2::uuid[], $3::text[], $4::text[], $5::int[], $6::bigint[])
-                ON CONFLICT (consumer, event_id) DO NOTHING
-                RETURNING event_id
+                WITH recorded AS (
+                    INSERT INTO processed_events (consumer, event_id, event_type, topic, partition, "offset")
+                    SELECT $1, * FROM unnest($2::uuid[], $3::text[], $4::text[], $5::int[], $6::bigint[])
+                    ON CONFLICT (consumer, event_id) DO NOTHING
+                    RETURNING 1
+                )
+                SELECT count(*) FROM recorded
                 """,
                 self.name,
-                [item.envelope.event_id for item in items],
+                ids,
                 [item.envelope.event_type for item in items],
                 [item.record.topic for item in items],
                 [item.record.partition for item in items],
                 [item.record.offset for item in items],
             )
-            fresh_ids = {row["event_id"] for row in rows}
-            fresh: list[Decoded] = []
-            outcomes: Counter[tuple[str, str]] = Counter()
-            for item in items:
-                envelope = item.envelope
-                if envelope.event_id in fresh_ids:
-                    fresh_ids.discard(envelope.event_id)  # the same event twice in one batch applies once
-                    fresh.append(item)
-                    outcomes[(envelope.event_type, "applied")] += 1
-                else:
-                    outcomes[(envelope.event_type, "duplicate")] += 1
+            if recorded == len(items):
+                fresh = list(items)  # the common case: every event new, and each once in the batch
+            else:
+                # some were seen before (or twice here): those this transaction recorded are the fresh ones
+                rows = await conn.fetch(
+                    """
+                    SELECT event_id FROM processed_events
+                    WHERE consumer = $1 AND event_id = ANY($2::uuid[]) AND xmin = pg_current_xact_id()::xid
+                    """,
+                    self.name,
+                    ids,
+                )
+                fresh_ids = {row["event_id"] for row in rows}
+                fresh = []
+                for item in items:
+                    if item.envelope.event_id in fresh_ids:
+                        fresh_ids.discard(item.envelope.event_id)  # the same event twice in one batch applies once
+                        fresh.append(item)
             if batch and self.batch_handler is not None:
                 await self.batch_handler(conn, [item.prepared for item in fresh])
             else:
                 for item in fresh:
                     await self.handlers[item.envelope.event_type](conn, item.envelope)
         # counted once the transaction has committed, one increment per (type, outcome) of the batch
-        for (event_type, outcome), n in outcomes.items():
-            EVENTS_HANDLED.labels(self.name, event_type, outcome).inc(n)
+        applied = Counter(item.envelope.event_type for item in fresh)
+        duplicates = Counter(item.envelope.event_type for item in items)
+        duplicates.subtract(applied)
+        for outcome, counts in (("applied", applied), ("duplicate", duplicates)):
+            for event_type, n in counts.items():
+                if n:
+                    EVENTS_HANDLED.labels(self.name, event_type, outcome).inc(n)
         return len(fresh)
 
     async def _dead_letter(self, record: ConsumerRecord, reason: str) -> DeadLetter:
