@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
+from uuid import UUID
 
 import asyncpg
 import structlog
@@ -70,8 +71,16 @@ class DeadLetter:
 
 class Decoded(NamedTuple):
     record: ConsumerRecord
-    envelope: Envelope[Any]
+    event_id: UUID
+    event_type: str
     prepared: Any  # what the batch handler takes for this event
+    # Kept only when nothing was prepared from it: a prepared batch holds no envelopes (memory); one is
+    # decoded again from its record if the batch must be split.
+    envelope: Envelope[Any] | None
+
+
+def decoded(record: ConsumerRecord, envelope: Envelope[Any]) -> Decoded:
+    return Decoded(record, envelope.event_id, envelope.event_type, envelope, envelope)
 
 
 @dataclass
@@ -111,6 +120,10 @@ class EventConsumer:
     topic_prefix: str = ""
     batch_handler: BatchHandler | None = None
     prepare: Preparer | None = None
+
+    def __post_init__(self) -> None:
+        if self.prepare is not None and self.batch_handler is None:
+            raise ValueError("prepare needs a batch_handler: per-event handlers take envelopes")
 
     def _decode(self, record: ConsumerRecord) -> Envelope[Any]:
         return decode(record.value, expected_topic=logical_name(record.topic, self.topic_prefix))
@@ -164,7 +177,10 @@ class EventConsumer:
                     await self._dead_letter(record, f"handler failed: {type(exc).__name__}: {exc}")
                     outcome.dead_lettered += 1
                     continue
-            batch.items.append(Decoded(record, envelope, prepared))
+            if prepared is envelope:
+                batch.items.append(decoded(record, envelope))
+            else:
+                batch.items.append(Decoded(record, envelope.event_id, envelope.event_type, prepared, None))
         return batch
 
     async def apply_prepared(self, batch: PreparedBatch) -> BatchOutcome:
@@ -184,7 +200,8 @@ class EventConsumer:
                 # One event of the batch cannot be applied: apply each alone, so only it is dead-lettered.
                 log.info("consumer.batch_split", records=len(decoded), error=type(exc).__name__)
         for item in decoded:
-            letter, applied = await self._apply_alone(item.record, item.envelope)
+            envelope = item.envelope if item.envelope is not None else self._decode(item.record)
+            letter, applied = await self._apply_alone(item.record, envelope)
             if letter is not None:
                 outcome.dead_lettered += 1
             else:
@@ -200,7 +217,7 @@ class EventConsumer:
             event_type=envelope.event_type,
         ):
             try:
-                applied = await self._apply_together([Decoded(record, envelope, envelope)], batch=False)
+                applied = await self._apply_together([decoded(record, envelope)], batch=False)
             except TRANSIENT_ERRORS:
                 raise
             except PermanentFailure as exc:
@@ -216,7 +233,7 @@ class EventConsumer:
     async def _apply_together(self, items: Sequence[Decoded], *, batch: bool = True) -> int:
         """One transaction: record every event id, apply those seen for the first time, in order."""
         async with self.pool.acquire() as conn, conn.transaction():
-            ids = [item.envelope.event_id for item in items]
+            ids = [item.event_id for item in items]
             recorded = await conn.fetchval(
                 """
                 WITH recorded AS (
@@ -229,7 +246,7 @@ class EventConsumer:
                 """,
                 self.name,
                 ids,
-                [item.envelope.event_type for item in items],
+                [item.event_type for item in items],
                 [item.record.topic for item in items],
                 [item.record.partition for item in items],
                 [item.record.offset for item in items],
@@ -249,17 +266,17 @@ class EventConsumer:
                 fresh_ids = {row["event_id"] for row in rows}
                 fresh = []
                 for item in items:
-                    if item.envelope.event_id in fresh_ids:
-                        fresh_ids.discard(item.envelope.event_id)  # the same event twice in one batch applies once
+                    if item.event_id in fresh_ids:
+                        fresh_ids.discard(item.event_id)  # the same event twice in one batch applies once
                         fresh.append(item)
             if batch and self.batch_handler is not None:
                 await self.batch_handler(conn, [item.prepared for item in fresh])
             else:
                 for item in fresh:
-                    await self.handlers[item.envelope.event_type](conn, item.envelope)
+                    await self.handlers[item.event_type](conn, item.prepared)
         # counted once the transaction has committed, one increment per (type, outcome) of the batch
-        applied = Counter(item.envelope.event_type for item in fresh)
-        duplicates = Counter(item.envelope.event_type for item in items)
+        applied = Counter(item.event_type for item in fresh)
+        duplicates = Counter(item.event_type for item in items)
         duplicates.subtract(applied)
         for outcome, counts in (("applied", applied), ("duplicate", duplicates)):
             for event_type, n in counts.items():
