@@ -20,6 +20,7 @@ import asyncpg
 import structlog
 
 from qaf_shared.envelope import Envelope, new_envelope
+from qaf_shared.kafka.outbox import CHANNEL_PREFIX
 
 from qaf_reporting.adapters import repository as repo
 from qaf_reporting.domain import effects as k
@@ -51,8 +52,8 @@ async def enqueue_many(conn: asyncpg.Connection, envelopes: list[Envelope[Any]])
         """,
         [(e.event_id, e.topic.name, e.payload.partition_key(), e.event_type, e.to_bytes()) for e in envelopes],
     )
-    schema = await conn.fetchval("SELECT current_schema()")
-    await conn.execute(f"NOTIFY qaf_outbox_{schema}")
+    # Delivered at commit (the shared outbox's channel), in the same round trip's worth of work.
+    await conn.execute(f"SELECT pg_notify('{CHANNEL_PREFIX}' || current_schema(), '')")
 
 
 class FigurePublisher:
@@ -81,25 +82,37 @@ class FigurePublisher:
                 ((c["family"], c["service"], c["month"]) for c in cells), latest
             ):
                 grouped[(family, scope)].append((window, period_end))
+            # Three reads for the whole flush, whatever the number of (family, scope) groups: the monthly
+            # sums of every group, the case series (for open-case denominators), the values last published.
+            groups = sorted(grouped.items())
+            for _, wanted in groups:
+                wanted.sort()
+            monthly_of = await repo.monthly_sums_many(conn, [
+                (scope, KINDS_OF_FAMILY[family], min(window_start(pe, w) for w, pe in wanted),
+                 max(pe for _, pe in wanted))
+                for (family, scope), wanted in groups
+            ])
+            case_series = (
+                await repo.case_series_all(conn) if any(f in OPEN_CASE_FAMILIES for (f, _), _ in groups) else {}
+            )
+            before = await repo.published_many(conn, (
+                (scope, measure, window, period_end)
+                for (family, scope), wanted in groups
+                for measure in MEASURES_OF_FAMILY[family]
+                for window, period_end in wanted
+            ))
             envelopes: list[Envelope[Any]] = []
             rows: list[tuple[Any, ...]] = []
-            case_cache: dict[str, tuple[dict[int, int], dict[int, int]]] = {}
-            for (family, scope), wanted in sorted(grouped.items()):
-                wanted.sort()
-                start = min(window_start(pe, w) for w, pe in wanted)
-                end = max(pe for _, pe in wanted)
-                monthly = await repo.monthly_sums(conn, KINDS_OF_FAMILY[family], scope, start, end)
-                if family in OPEN_CASE_FAMILIES and scope not in case_cache:
-                    case_cache[scope] = await repo.case_series(conn, scope)
+            for ((family, scope), wanted), monthly in zip(groups, monthly_of, strict=True):
                 figures = []
                 for window, period_end in wanted:
                     first = window_start(period_end, window)
                     sums = window_sums(monthly, first, period_end)
-                    cases = open_cases(*case_cache[scope], first, period_end) if family in OPEN_CASE_FAMILIES else 0
+                    cases = (
+                        open_cases(*case_series.get(scope, ({}, {})), first, period_end)
+                        if family in OPEN_CASE_FAMILIES else 0
+                    )
                     figures.extend(family_figures(family, scope, window, period_end, sums, cases))
-                before = await repo.published(
-                    conn, MEASURES_OF_FAMILY[family], scope, [w for w, _ in wanted], [pe for _, pe in wanted]
-                )
                 for figure, message in changed(figures, before):
                     envelopes.append(new_envelope(message, source=SOURCE, occurred_at=occurred_at))
                     rows.append((*figure.key[:4], figure.service, figure.window_months, figure.period_end,

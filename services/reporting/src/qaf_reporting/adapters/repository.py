@@ -168,6 +168,47 @@ async def monthly_sums(
     return out
 
 
+MonthlyGroup = tuple[str, Sequence[str], int, int]  # scope, kinds, first month, last month
+
+
+async def monthly_sums_many(
+    conn: asyncpg.Connection, groups: Sequence[MonthlyGroup]
+) -> list[dict[int, dict[tuple[str, str, str, str], int]]]:
+    """`monthly_sums` for many (scope, kinds, start, end) groups in one round trip, in the groups' order."""
+    g, kinds, scopes, firsts, lasts = [], [], [], [], []
+    for i, (scope, group_kinds, start, end) in enumerate(groups):
+        for kind in group_kinds:
+            g.append(i)
+            kinds.append(kind)
+            scopes.append(scope)
+            firsts.append(start)
+            lasts.append(end)
+    out: list[dict[int, dict[tuple[str, str, str, str], int]]] = [defaultdict(dict) for _ in groups]
+    if not g:
+        return out
+    # Two branches, so a service's group reads by the primary key (kind, service, month) and "all" by kind.
+    rows = await conn.fetch(
+        """
+        WITH w AS (
+            SELECT * FROM unnest($1::int[], $2::text[], $3::text[], $4::int[], $5::int[]) AS w(g, kind, scope, first, last)
+        )
+        SELECT w.g, c.month, c.kind, c.theme, c.k1, c.k2, sum(c.n)::bigint AS n
+        FROM w JOIN monthly_counts c ON c.kind = w.kind AND c.service = w.scope AND c.month BETWEEN w.first AND w.last
+        WHERE w.scope <> $6
+        GROUP BY w.g, c.month, c.kind, c.theme, c.k1, c.k2
+        UNION ALL
+        SELECT w.g, c.month, c.kind, c.theme, c.k1, c.k2, sum(c.n)::bigint AS n
+        FROM w JOIN monthly_counts c ON c.kind = w.kind AND c.month BETWEEN w.first AND w.last
+        WHERE w.scope = $6
+        GROUP BY w.g, c.month, c.kind, c.theme, c.k1, c.k2
+        """,
+        g, kinds, scopes, firsts, lasts, ALL,
+    )
+    for r in rows:
+        out[r["g"]][r["month"]][(r["kind"], r["theme"], r["k1"], r["k2"])] = r["n"]
+    return out
+
+
 async def sums(
     conn: asyncpg.Connection | asyncpg.Pool, kinds: Iterable[str], scope: str, start: int, end: int
 ) -> Sums:
@@ -223,6 +264,23 @@ async def case_series(conn: asyncpg.Connection | asyncpg.Pool, scope: str) -> tu
     return opened, closed
 
 
+async def case_series_all(conn: asyncpg.Connection | asyncpg.Pool) -> dict[str, tuple[dict[int, int], dict[int, int]]]:
+    """`case_series` of every service and of "all" in one round trip: scope -> (opened, closed)."""
+    rows = await conn.fetch(
+        """
+        SELECT CASE WHEN GROUPING(service) = 1 THEN $1 ELSE service END AS scope, kind, month, sum(n)::bigint AS n FROM monthly_counts
+        WHERE kind IN ('case-opened', 'case-closed')
+        GROUP BY GROUPING SETS ((service, kind, month), (kind, month))
+        """,
+        ALL,
+    )
+    out: dict[str, tuple[dict[int, int], dict[int, int]]] = defaultdict(lambda: ({}, {}))
+    for r in rows:
+        opened, closed = out[r["scope"]]
+        (opened if r["kind"] == "case-opened" else closed)[r["month"]] = r["n"]
+    return out
+
+
 async def latest_month(conn: asyncpg.Connection | asyncpg.Pool) -> int | None:
     return await conn.fetchval("SELECT month FROM watermark")
 
@@ -254,20 +312,26 @@ async def advance_watermark(conn: asyncpg.Connection, month: int) -> int:
     )
 
 
-async def published(
-    conn: asyncpg.Connection, measures: Sequence[str], scope: str, windows: Sequence[int], ends: Sequence[int]
+async def published_many(
+    conn: asyncpg.Connection, wanted: Iterable[tuple[str, str, int, int]]
 ) -> dict[tuple, Published]:
+    """The values last published for many (scope, measure, window, period end) at once, by figure key."""
+    scopes, measures, windows, ends = [], [], [], []
+    for scope, measure, window, end in wanted:
+        scopes.append(scope)
+        measures.append(measure)
+        windows.append(window)
+        ends.append(end)
+    if not scopes:
+        return {}
     rows = await conn.fetch(
         """
         SELECT theme, measure, question_id, category, service, window_months, period_end, count, denominator, rate
         FROM published_figures
-        WHERE service = $1 AND measure = ANY($2::text[])
-          AND (window_months, period_end) IN (SELECT * FROM unnest($3::int[], $4::int[]))
+        WHERE (service, measure, window_months, period_end) IN (
+            SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::int[]))
         """,
-        scope,
-        list(measures),
-        list(windows),
-        list(ends),
+        scopes, measures, windows, ends,
     )
     return {
         (r["theme"], r["measure"], r["question_id"], r["category"], r["service"], r["window_months"], r["period_end"]):
