@@ -6,7 +6,10 @@ from the counters as they are *now*, and enqueues one theme-updated message per 
 differs from the last one published — so a burst of a thousand events on one figure (a replay) gives
 one message carrying the final value, not a thousand. Nothing is lost: a cell stays dirty until the
 transaction that publishes its figures (outbox rows and the published values) commits, so a crash
-only delays the message. One flusher works at a time (a transaction-scoped advisory lock).
+only delays the message; the cells are read without locks and deleted at the end of that transaction
+only if nobody marked them again meanwhile (same row version), so the consumer is never held up for a
+whole flush and a change that raced with the computation is published by the next one. One flusher
+works at a time (a transaction-scoped advisory lock).
 """
 
 from __future__ import annotations
@@ -66,7 +69,7 @@ class FigurePublisher:
         async with self.pool.acquire() as conn, conn.transaction():
             if not await conn.fetchval("SELECT pg_try_advisory_xact_lock(hashtext($1))", _LOCK_KEY):
                 return 0
-            cells = await repo.take_dirty(conn, self.max_cells)
+            cells = await repo.read_dirty(conn, self.max_cells)
             if not cells:
                 return None
             event_months = [c["month"] for c in cells if c["family"] != k.CASES_FAMILY]
@@ -75,6 +78,7 @@ class FigurePublisher:
             else:
                 latest = await repo.latest_month(conn)
             if latest is None:
+                await repo.clear_dirty(conn, cells)
                 return 0  # only case events so far: nothing to publish yet
             occurred_at = max(c["last_event_at"] for c in cells)
             grouped: dict[tuple[str, str], list[tuple[int, int]]] = defaultdict(list)
@@ -119,6 +123,7 @@ class FigurePublisher:
                                  figure.count, figure.denominator, figure.rate))
             await repo.record_published(conn, rows)
             await enqueue_many(conn, envelopes)
+            await repo.clear_dirty(conn, cells)  # last: the consumer never waits on a cell for a whole flush
             log.debug("reporting.figures_flushed", cells=len(cells), published=len(envelopes))
             return len(envelopes)
 

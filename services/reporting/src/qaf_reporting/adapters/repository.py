@@ -289,15 +289,40 @@ async def latest_month_with(conn: asyncpg.Connection | asyncpg.Pool, kind: str) 
     return await conn.fetchval("SELECT max(month) FROM monthly_counts WHERE kind = $1", kind)
 
 
-async def take_dirty(conn: asyncpg.Connection, limit: int) -> list[asyncpg.Record]:
+async def read_dirty(conn: asyncpg.Connection, limit: int) -> list[asyncpg.Record]:
+    """The first `limit` dirty cells, each with its row version (`xmin`: the transaction that last marked it).
+
+    Read without locking, so the consumer keeps marking cells while the flusher computes their figures.
+    """
     return await conn.fetch(
         """
-        DELETE FROM dirty_cells WHERE (family, service, month) IN (
-            SELECT family, service, month FROM dirty_cells ORDER BY month, family, service LIMIT $1
-            FOR UPDATE SKIP LOCKED
-        ) RETURNING family, service, month, last_event_at
+        SELECT family, service, month, last_event_at, xmin::text::bigint AS version
+        FROM dirty_cells ORDER BY month, family, service LIMIT $1
         """,
         limit,
+    )
+
+
+async def clear_dirty(conn: asyncpg.Connection, cells: Sequence[asyncpg.Record]) -> None:
+    """Delete the cells read by `read_dirty` that nobody has marked again since (same row version).
+
+    A cell marked again meanwhile (committed: a new version; or being marked now: locked, skipped) stays
+    dirty, so its figures are computed once more from counters that include its change. Never waiting on
+    a row the consumer holds, the flusher cannot deadlock with it.
+    """
+    await conn.execute(
+        """
+        DELETE FROM dirty_cells WHERE (family, service, month) IN (
+            SELECT family, service, month FROM dirty_cells
+            WHERE (family, service, month, xmin::text::bigint) IN (
+                SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::bigint[]))
+            FOR UPDATE SKIP LOCKED
+        )
+        """,
+        [c["family"] for c in cells],
+        [c["service"] for c in cells],
+        [c["month"] for c in cells],
+        [c["version"] for c in cells],
     )
 
 
