@@ -44,21 +44,6 @@ SOURCE = "reporting"
 _LOCK_KEY = "reporting:theme-updated-flusher"
 
 
-async def enqueue_many(conn: asyncpg.Connection, envelopes: list[Envelope[Any]]) -> None:
-    """The shared outbox's `enqueue`, for many events in one round trip (same table, same columns)."""
-    if not envelopes:
-        return
-    await conn.executemany(
-        """
-        INSERT INTO outbox (event_id, topic, key, event_type, body)
-        VALUES ($1, $2, $3, $4, $5) ON CONFLICT (event_id) DO NOTHING
-        """,
-        [(e.event_id, e.topic.name, e.payload.partition_key(), e.event_type, e.to_bytes()) for e in envelopes],
-    )
-    # Delivered at commit (the shared outbox's channel), in the same round trip's worth of work.
-    await conn.execute(f"SELECT pg_notify('{CHANNEL_PREFIX}' || current_schema(), '')")
-
-
 class FigurePublisher:
     def __init__(self, pool: asyncpg.Pool, *, max_cells: int = 2000) -> None:
         self.pool = pool
@@ -121,9 +106,10 @@ class FigurePublisher:
                     envelopes.append(new_envelope(message, source=SOURCE, occurred_at=occurred_at))
                     rows.append((*figure.key[:4], figure.service, figure.window_months, figure.period_end,
                                  figure.count, figure.denominator, figure.rate))
-            await repo.record_published(conn, rows)
-            await enqueue_many(conn, envelopes)
-            await repo.clear_dirty(conn, cells)  # last: the consumer never waits on a cell for a whole flush
+            # One statement, last: the consumer never waits on a cell for a whole flush.
+            await repo.publish(conn, rows, [
+                (e.event_id, e.topic.name, e.payload.partition_key(), e.event_type, e.to_bytes()) for e in envelopes
+            ], cells, CHANNEL_PREFIX)
             log.debug("reporting.figures_flushed", cells=len(cells), published=len(envelopes))
             return len(envelopes)
 
@@ -134,11 +120,27 @@ class FigurePublisher:
             total += published
         return total
 
-    async def run(self, stopping: asyncio.Event, interval_s: float) -> None:
-        while not stopping.is_set():
+    async def run(
+        self, stopping: asyncio.Event, interval_s: float, *, wake: asyncio.Event | None = None, min_gap_s: float = 0.0
+    ) -> None:
+        """Flush every `interval_s` (from the start of one flush to the next) and whenever `wake` is set.
+
+        `wake` is set by this instance's consumer after each batch it applied, so an event's figures go
+        out without waiting for the next round; a flush starts no sooner than `min_gap_s` after the
+        previous one started, and a wake during a flush (cells it may not have read) brings another.
+        The interval still bounds the wait for cells marked by another instance.
+        """
+        wake = wake or asyncio.Event()
+        loop = asyncio.get_running_loop()
+        while not stopping.is_set():  # when the service stops, it cancels this loop while it waits
+            started = loop.time()
+            wake.clear()
             try:
                 await self.flush_once()
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, asyncio.TimeoutError) as exc:
                 log.warning("reporting.flush_interrupted", error=type(exc).__name__)
             with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(stopping.wait(), timeout=interval_s)
+                await asyncio.wait_for(wake.wait(), timeout=max(0.0, started + interval_s - loop.time()))
+            gap = started + min_gap_s - loop.time()
+            if gap > 0:
+                await asyncio.sleep(gap)

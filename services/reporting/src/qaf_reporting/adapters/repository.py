@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import Any
+from uuid import UUID
 
 import asyncpg
 
@@ -303,6 +305,21 @@ async def read_dirty(conn: asyncpg.Connection, limit: int) -> list[asyncpg.Recor
     )
 
 
+_CLEAR_DIRTY = """
+    DELETE FROM dirty_cells WHERE (family, service, month) IN (
+        SELECT family, service, month FROM dirty_cells
+        WHERE (family, service, month, xmin::text::bigint) IN (
+            SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::bigint[]))
+        FOR UPDATE SKIP LOCKED
+    )
+"""
+
+
+def _cell_columns(cells: Sequence[asyncpg.Record]) -> list[list[Any]]:
+    return [[c["family"] for c in cells], [c["service"] for c in cells], [c["month"] for c in cells],
+            [c["version"] for c in cells]]
+
+
 async def clear_dirty(conn: asyncpg.Connection, cells: Sequence[asyncpg.Record]) -> None:
     """Delete the cells read by `read_dirty` that nobody has marked again since (same row version).
 
@@ -310,19 +327,41 @@ async def clear_dirty(conn: asyncpg.Connection, cells: Sequence[asyncpg.Record])
     dirty, so its figures are computed once more from counters that include its change. Never waiting on
     a row the consumer holds, the flusher cannot deadlock with it.
     """
+    await conn.execute(_CLEAR_DIRTY, *_cell_columns(cells))
+
+
+OutboxRow = tuple[UUID, str, str, str, bytes]  # event_id, topic, key, event_type, body
+
+
+async def publish(
+    conn: asyncpg.Connection, figures: Sequence[tuple], messages: Sequence[OutboxRow],
+    cells: Sequence[asyncpg.Record], channel_prefix: str,
+) -> None:
+    """The end of a flush, in one statement: record the figures published (rows: theme, measure, question_id,
+    category, service, window, period_end, count, denominator, rate), queue their messages in the outbox
+    (in order; the relay is notified at commit) and clear the cells (as `clear_dirty` does)."""
+    figure_columns = [list(c) for c in zip(*figures, strict=True)] if figures else [[] for _ in range(10)]
+    message_columns = [list(c) for c in zip(*messages, strict=True)] if messages else [[] for _ in range(5)]
     await conn.execute(
-        """
-        DELETE FROM dirty_cells WHERE (family, service, month) IN (
-            SELECT family, service, month FROM dirty_cells
-            WHERE (family, service, month, xmin::text::bigint) IN (
-                SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::bigint[]))
-            FOR UPDATE SKIP LOCKED
+        f"""
+        WITH cleared AS ({_CLEAR_DIRTY}),
+        recorded AS (
+            INSERT INTO published_figures
+                (theme, measure, question_id, category, service, window_months, period_end, count, denominator, rate)
+            SELECT * FROM unnest($5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::int[], $11::int[],
+                                 $12::bigint[], $13::bigint[], $14::float8[])
+            ON CONFLICT (service, window_months, period_end, measure, theme, question_id, category)
+            DO UPDATE SET count = EXCLUDED.count, denominator = EXCLUDED.denominator, rate = EXCLUDED.rate,
+                          published_at = now()
+        ),
+        queued AS (
+            INSERT INTO outbox (event_id, topic, key, event_type, body)
+            SELECT * FROM unnest($15::uuid[], $16::text[], $17::text[], $18::text[], $19::bytea[])
+            ON CONFLICT (event_id) DO NOTHING
         )
+        SELECT pg_notify($20 || current_schema(), '') WHERE cardinality($15::uuid[]) > 0
         """,
-        [c["family"] for c in cells],
-        [c["service"] for c in cells],
-        [c["month"] for c in cells],
-        [c["version"] for c in cells],
+        *_cell_columns(cells), *figure_columns, *message_columns, channel_prefix,
     )
 
 
@@ -363,25 +402,6 @@ async def published_many(
         Published(r["count"], r["denominator"], r["rate"])
         for r in rows
     }
-
-
-async def record_published(conn: asyncpg.Connection, rows: Sequence[tuple]) -> None:
-    """rows: (theme, measure, question_id, category, service, window, period_end, count, denominator, rate)."""
-    if not rows:
-        return
-    columns = list(zip(*rows, strict=True))
-    await conn.execute(
-        """
-        INSERT INTO published_figures
-            (theme, measure, question_id, category, service, window_months, period_end, count, denominator, rate)
-        SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[], $7::int[],
-                             $8::bigint[], $9::bigint[], $10::float8[])
-        ON CONFLICT (service, window_months, period_end, measure, theme, question_id, category)
-        DO UPDATE SET count = EXCLUDED.count, denominator = EXCLUDED.denominator, rate = EXCLUDED.rate,
-                      published_at = now()
-        """,
-        *[list(c) for c in columns],
-    )
 
 
 async def reset_state(conn: asyncpg.Connection, consumer: str) -> None:
