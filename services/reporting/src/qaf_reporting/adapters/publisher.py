@@ -93,6 +93,7 @@ class FigurePublisher:
             envelopes: list[Envelope[Any]] = []
             rows: list[tuple[Any, ...]] = []
             for ((family, scope), wanted), monthly in zip(groups, monthly_of, strict=True):
+                await asyncio.sleep(0)  # let the consumer and the relay in between groups: no long stall
                 figures = []
                 for window, period_end in wanted:
                     first = window_start(period_end, window)

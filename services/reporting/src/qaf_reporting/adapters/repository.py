@@ -100,9 +100,20 @@ async def apply(conn: asyncpg.Connection, batch: Sequence[Effects]) -> int:
                 [s.closed_month for s in changed],
             )
 
-    # 3. counters, one upsert per key (sorted: concurrent writers take row locks in the same order)
+    # 3. the dirty cells for the theme-updated flusher, stamped with the latest event time of the batch, and
+    # 4. the counters, one upsert per key (sorted, cells before counters: concurrent writers take row locks
+    # in the same order)
     keys = sorted(key for key, n in counts.items() if n)
+    cells = sorted({(FAMILY_OF_KIND[key[0]], key[1], key[2]) for key in keys})
+    mark_dirty = """
+        INSERT INTO dirty_cells (family, service, month, last_event_at)
+        SELECT f, s, m, $4 FROM unnest($1::text[], $2::text[], $3::int[]) AS c(f, s, m)
+        ON CONFLICT (family, service, month)
+        DO UPDATE SET last_event_at = greatest(dirty_cells.last_event_at, EXCLUDED.last_event_at)
+    """
+    cell_args = ([c[0] for c in cells], [c[1] for c in cells], [c[2] for c in cells], latest)
     if len(keys) > COPY_THRESHOLD:
+        await conn.execute(mark_dirty, *cell_args)
         await conn.execute(
             "CREATE TEMP TABLE IF NOT EXISTS staged_counts (LIKE monthly_counts) ON COMMIT DELETE ROWS"
         )
@@ -118,29 +129,21 @@ async def apply(conn: asyncpg.Connection, batch: Sequence[Effects]) -> int:
             """
         )
     elif keys:
+        # One round trip for both (the live consumer's usual batch is a few events). PostgreSQL runs the
+        # main statement, then the WITH: cells, then counters, the order of the other branch too.
         await conn.execute(
-            """
-            INSERT INTO monthly_counts (kind, service, month, theme, k1, k2, n)
-            SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::text[], $6::text[], $7::bigint[])
-            ON CONFLICT (kind, service, month, theme, k1, k2) DO UPDATE SET n = monthly_counts.n + EXCLUDED.n
+            f"""
+            WITH counted AS (
+                INSERT INTO monthly_counts (kind, service, month, theme, k1, k2, n)
+                SELECT * FROM unnest($5::text[], $6::text[], $7::int[], $8::text[], $9::text[], $10::text[],
+                                     $11::bigint[])
+                ON CONFLICT (kind, service, month, theme, k1, k2) DO UPDATE SET n = monthly_counts.n + EXCLUDED.n
+            )
+            {mark_dirty}
             """,
+            *cell_args,
             *[list(column) for column in zip(*keys, strict=True)],
             [counts[key] for key in keys],
-        )
-    # 4. dirty cells for the theme-updated flusher, stamped with the latest event time of the batch
-    cells = sorted({(FAMILY_OF_KIND[key[0]], key[1], key[2]) for key in keys})
-    if cells:
-        await conn.execute(
-            """
-            INSERT INTO dirty_cells (family, service, month, last_event_at)
-            SELECT f, s, m, $4 FROM unnest($1::text[], $2::text[], $3::int[]) AS c(f, s, m)
-            ON CONFLICT (family, service, month)
-            DO UPDATE SET last_event_at = greatest(dirty_cells.last_event_at, EXCLUDED.last_event_at)
-            """,
-            [c[0] for c in cells],
-            [c[1] for c in cells],
-            [c[2] for c in cells],
-            latest,
         )
     return len(keys)
 
