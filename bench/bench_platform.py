@@ -250,14 +250,21 @@ def run(ctx: BenchContext) -> tuple[list[Figure], str]:
                 details=details if q == "p99" else {}))
         p99 = figures[-1]
         p99.notes = (
-            "Path: reporting's consumer (batches wait up to consumer_batch_timeout_ms = 20) applies the event; the "
-            "flusher, every flush_interval_ms (now 100, was 500), recomputes the figures of the dirty cells (a few "
-            "queries per family and scope) and writes them to the outbox; the outbox relay, woken by NOTIFY, sends "
-            "them; then our consumer reads them. The bare round trip is only the last hop. "
-            + ("" if p99.met else f"Goal missed by {found['p99'] - 250:,.0f} ms: the flush interval sets the floor "
-               "(an event waits on average half an interval), and each flush's round trips to PostgreSQL and the "
-               "service's CPU, shared with the four other services, the broker and PostgreSQL on 2 loaded cores, "
-               "set the tail (see the py-spy profile of the reporting process below)."))
+            "Path: reporting's consumer (batches wait up to consumer_batch_timeout_ms = 20) applies the event in one "
+            "transaction (its counters and its dirty cell in one statement) and, once committed, wakes the figure "
+            "publisher, which flushes at most every flush_min_gap_ms (50; flush_interval_ms, 100, is only the "
+            "longest wait, for cells marked by another instance): it reads the dirty cells without locking them, "
+            "recomputes their figures with one query each for the monthly sums, the case series and the values "
+            "last published (whatever the number of services), and ends with one statement that records the "
+            "figures, queues the theme-updated messages in the outbox, clears the cells not marked again "
+            "meanwhile and notifies the relay; the relay, woken at commit, sends them; then our consumer reads "
+            "them. Each audit moves the rate of every theme of its service and of all services, so a flush "
+            "publishes ~20 messages per service touched (some 2,000/s at this rate), which the actions service "
+            "also consumes. The bare round trip is only the last hop. "
+            + ("" if p99.met else f"Goal missed by {found['p99'] - 250:,.0f} ms: the services, the broker and "
+               "PostgreSQL share 2 loaded cores (load average in the header), and every hop waits its turn for a "
+               "core: most of the tail is the wait before reporting's consumer takes the event and each round "
+               "trip to PostgreSQL (see the py-spy profile of the reporting process below)."))
         token = _token(stack, "allocation", ports["allocation"], INTAKE_SERVICE.value, "case-system")
         spy_out = RESULTS / "allocation-intake.pyspy.tmp"
         spy = start_py_spy(stack.processes["allocation"].pid, 8, spy_out)

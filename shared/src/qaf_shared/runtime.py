@@ -55,6 +55,9 @@ class Subscription:
     # Optional, with batch_handler: pure work per event done before the transaction; its results are
     # what batch_handler receives.
     prepare: Preparer | None = None
+    # Optional: called after each message (or batch) has been handled and its transaction committed,
+    # e.g. to wake a loop that works on what the handlers changed instead of waiting for its next round.
+    on_handled: Callable[[], None] | None = None
 
 
 # Python's default collector thresholds (700, 10, 10) suit small scripts: a consumer that holds a batch
@@ -150,6 +153,8 @@ class ServiceRuntime:
 
         async def handler(message: KafkaMessage) -> None:
             await consumer.on_message(message)
+            if subscription.on_handled is not None:
+                subscription.on_handled()
 
         self.broker.subscriber(
             *(self.settings.kafka.topic_prefix + topic.name for topic in subscription.topics),

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 from pathlib import Path
+from weakref import WeakKeyDictionary
 
 from qaf_shared import topics
 from qaf_shared.cli import CommandRunner, service_main
@@ -22,6 +23,14 @@ CONSUMER = "reporting"
 TOPICS = (topics.AUDITS, topics.ALLOCATIONS, topics.ESCALATIONS, topics.COMPLAINTS, topics.CASES)
 
 
+# One per running service: the consumer sets it after each batch it applied, the publisher wakes on it.
+_figures_changed: WeakKeyDictionary[ServiceRuntime, asyncio.Event] = WeakKeyDictionary()
+
+
+def figures_changed(runtime: ServiceRuntime) -> asyncio.Event:
+    return _figures_changed.setdefault(runtime, asyncio.Event())
+
+
 def subscriptions(runtime: ServiceRuntime) -> list[Subscription]:
     return [
         Subscription(
@@ -30,6 +39,7 @@ def subscriptions(runtime: ServiceRuntime) -> list[Subscription]:
             handlers={event_type: handlers.apply_event for event_type in handlers.HANDLED_EVENTS},
             batch_handler=handlers.apply_effects,
             prepare=handlers.prepare,
+            on_handled=figures_changed(runtime).set,
         )
     ]
 
@@ -38,8 +48,12 @@ async def publish_figures(runtime: ServiceRuntime) -> None:
     """Background loop: coalesced theme-updated publication (see adapters/publisher.py)."""
     assert runtime.pool is not None
     settings = runtime.settings
-    interval_ms = settings.flush_interval_ms if isinstance(settings, ReportingSettings) else 100
-    await FigurePublisher(runtime.pool).run(runtime.stopping, interval_ms / 1000)
+    if not isinstance(settings, ReportingSettings):
+        settings = ReportingSettings()
+    await FigurePublisher(runtime.pool).run(
+        runtime.stopping, settings.flush_interval_ms / 1000, wake=figures_changed(runtime),
+        min_gap_s=settings.flush_min_gap_ms / 1000,
+    )
 
 
 def definition(settings: ReportingSettings | None = None) -> ServiceDefinition:

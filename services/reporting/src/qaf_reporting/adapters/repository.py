@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime
+from typing import Any
+from uuid import UUID
 
 import asyncpg
 
@@ -96,9 +98,20 @@ async def apply(conn: asyncpg.Connection, batch: Sequence[Effects]) -> int:
                 [s.closed_month for s in changed],
             )
 
-    # 3. counters, one upsert per key, in key order (concurrent writers take row locks in the same order)
+    # 3. the dirty cells for the theme-updated flusher, stamped with the latest event time of the batch, and
+    # 4. the counters, one upsert per key in key order (cells before counters: concurrent writers take row
+    # locks in the same order)
     rows = [key + (n,) for key, n in counts.items() if n]
+    cells = sorted({(FAMILY_OF_KIND[row[0]], row[1], row[2]) for row in rows})
+    mark_dirty = """
+        INSERT INTO dirty_cells (family, service, month, last_event_at)
+        SELECT f, s, m, $4 FROM unnest($1::text[], $2::text[], $3::int[]) AS c(f, s, m)
+        ON CONFLICT (family, service, month)
+        DO UPDATE SET last_event_at = greatest(dirty_cells.last_event_at, EXCLUDED.last_event_at)
+    """
+    cell_args = ([c[0] for c in cells], [c[1] for c in cells], [c[2] for c in cells], latest)
     if len(rows) > COPY_THRESHOLD:
+        await conn.execute(mark_dirty, *cell_args)
         await conn.execute(
             "CREATE TEMP TABLE IF NOT EXISTS staged_counts (LIKE monthly_counts) ON COMMIT DELETE ROWS"
         )
@@ -114,28 +127,20 @@ async def apply(conn: asyncpg.Connection, batch: Sequence[Effects]) -> int:
         )
     elif rows:
         rows.sort()
+        # One round trip for both (the live consumer's usual batch is a few events). PostgreSQL runs the
+        # main statement, then the WITH: cells, then counters, the order of the other branch too.
         await conn.execute(
-            """
-            INSERT INTO monthly_counts (kind, service, month, theme, k1, k2, n)
-            SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::text[], $6::text[], $7::bigint[])
-            ON CONFLICT (kind, service, month, theme, k1, k2) DO UPDATE SET n = monthly_counts.n + EXCLUDED.n
+            f"""
+            WITH counted AS (
+                INSERT INTO monthly_counts (kind, service, month, theme, k1, k2, n)
+                SELECT * FROM unnest($5::text[], $6::text[], $7::int[], $8::text[], $9::text[], $10::text[],
+                                     $11::bigint[])
+                ON CONFLICT (kind, service, month, theme, k1, k2) DO UPDATE SET n = monthly_counts.n + EXCLUDED.n
+            )
+            {mark_dirty}
             """,
+            *cell_args,
             *[list(column) for column in zip(*rows, strict=True)],
-        )
-    # 4. dirty cells for the theme-updated flusher, stamped with the latest event time of the batch
-    cells = sorted({(FAMILY_OF_KIND[row[0]], row[1], row[2]) for row in rows})
-    if cells:
-        await conn.execute(
-            """
-            INSERT INTO dirty_cells (family, service, month, last_event_at)
-            SELECT f, s, m, $4 FROM unnest($1::text[], $2::text[], $3::int[]) AS c(f, s, m)
-            ON CONFLICT (family, service, month)
-            DO UPDATE SET last_event_at = greatest(dirty_cells.last_event_at, EXCLUDED.last_event_at)
-            """,
-            [c[0] for c in cells],
-            [c[1] for c in cells],
-            [c[2] for c in cells],
-            latest,
         )
     return len(rows)
 
@@ -197,6 +202,47 @@ async def monthly_sums_reading(
     return _by_month(rows)
 
 
+MonthlyGroup = tuple[str, Sequence[str], int, int]  # scope, kinds, first month, last month
+
+
+async def monthly_sums_many(
+    conn: asyncpg.Connection, groups: Sequence[MonthlyGroup]
+) -> list[dict[int, dict[tuple[str, str, str, str], int]]]:
+    """`monthly_sums` for many (scope, kinds, start, end) groups in one round trip, in the groups' order."""
+    g, kinds, scopes, firsts, lasts = [], [], [], [], []
+    for i, (scope, group_kinds, start, end) in enumerate(groups):
+        for kind in group_kinds:
+            g.append(i)
+            kinds.append(kind)
+            scopes.append(scope)
+            firsts.append(start)
+            lasts.append(end)
+    out: list[dict[int, dict[tuple[str, str, str, str], int]]] = [defaultdict(dict) for _ in groups]
+    if not g:
+        return out
+    # Two branches, so a service's group reads by the primary key (kind, service, month) and "all" by kind.
+    rows = await conn.fetch(
+        """
+        WITH w AS (
+            SELECT * FROM unnest($1::int[], $2::text[], $3::text[], $4::int[], $5::int[]) AS w(g, kind, scope, first, last)
+        )
+        SELECT w.g, c.month, c.kind, c.theme, c.k1, c.k2, sum(c.n)::bigint AS n
+        FROM w JOIN monthly_counts c ON c.kind = w.kind AND c.service = w.scope AND c.month BETWEEN w.first AND w.last
+        WHERE w.scope <> $6
+        GROUP BY w.g, c.month, c.kind, c.theme, c.k1, c.k2
+        UNION ALL
+        SELECT w.g, c.month, c.kind, c.theme, c.k1, c.k2, sum(c.n)::bigint AS n
+        FROM w JOIN monthly_counts c ON c.kind = w.kind AND c.month BETWEEN w.first AND w.last
+        WHERE w.scope = $6
+        GROUP BY w.g, c.month, c.kind, c.theme, c.k1, c.k2
+        """,
+        g, kinds, scopes, firsts, lasts, ALL,
+    )
+    for r in rows:
+        out[r["g"]][r["month"]][(r["kind"], r["theme"], r["k1"], r["k2"])] = r["n"]
+    return out
+
+
 async def sums(
     conn: asyncpg.Connection | asyncpg.Pool, kinds: Iterable[str], scope: str, start: int, end: int
 ) -> Sums:
@@ -252,6 +298,23 @@ async def case_series(conn: asyncpg.Connection | asyncpg.Pool, scope: str) -> tu
     return opened, closed
 
 
+async def case_series_all(conn: asyncpg.Connection | asyncpg.Pool) -> dict[str, tuple[dict[int, int], dict[int, int]]]:
+    """`case_series` of every service and of "all" in one round trip: scope -> (opened, closed)."""
+    rows = await conn.fetch(
+        """
+        SELECT CASE WHEN GROUPING(service) = 1 THEN $1 ELSE service END AS scope, kind, month, sum(n)::bigint AS n FROM monthly_counts
+        WHERE kind IN ('case-opened', 'case-closed')
+        GROUP BY GROUPING SETS ((service, kind, month), (kind, month))
+        """,
+        ALL,
+    )
+    out: dict[str, tuple[dict[int, int], dict[int, int]]] = defaultdict(lambda: ({}, {}))
+    for r in rows:
+        opened, closed = out[r["scope"]]
+        (opened if r["kind"] == "case-opened" else closed)[r["month"]] = r["n"]
+    return out
+
+
 async def latest_month(conn: asyncpg.Connection | asyncpg.Pool) -> int | None:
     return await conn.fetchval("SELECT month FROM watermark")
 
@@ -260,15 +323,77 @@ async def latest_month_with(conn: asyncpg.Connection | asyncpg.Pool, kind: str) 
     return await conn.fetchval("SELECT max(month) FROM monthly_counts WHERE kind = $1", kind)
 
 
-async def take_dirty(conn: asyncpg.Connection, limit: int) -> list[asyncpg.Record]:
+async def read_dirty(conn: asyncpg.Connection, limit: int) -> list[asyncpg.Record]:
+    """The first `limit` dirty cells, each with its row version (`xmin`: the transaction that last marked it).
+
+    Read without locking, so the consumer keeps marking cells while the flusher computes their figures.
+    """
     return await conn.fetch(
         """
-        DELETE FROM dirty_cells WHERE (family, service, month) IN (
-            SELECT family, service, month FROM dirty_cells ORDER BY month, family, service LIMIT $1
-            FOR UPDATE SKIP LOCKED
-        ) RETURNING family, service, month, last_event_at
+        SELECT family, service, month, last_event_at, xmin::text::bigint AS version
+        FROM dirty_cells ORDER BY month, family, service LIMIT $1
         """,
         limit,
+    )
+
+
+_CLEAR_DIRTY = """
+    DELETE FROM dirty_cells WHERE (family, service, month) IN (
+        SELECT family, service, month FROM dirty_cells
+        WHERE (family, service, month, xmin::text::bigint) IN (
+            SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::bigint[]))
+        FOR UPDATE SKIP LOCKED
+    )
+"""
+
+
+def _cell_columns(cells: Sequence[asyncpg.Record]) -> list[list[Any]]:
+    return [[c["family"] for c in cells], [c["service"] for c in cells], [c["month"] for c in cells],
+            [c["version"] for c in cells]]
+
+
+async def clear_dirty(conn: asyncpg.Connection, cells: Sequence[asyncpg.Record]) -> None:
+    """Delete the cells read by `read_dirty` that nobody has marked again since (same row version).
+
+    A cell marked again meanwhile (committed: a new version; or being marked now: locked, skipped) stays
+    dirty, so its figures are computed once more from counters that include its change. Never waiting on
+    a row the consumer holds, the flusher cannot deadlock with it.
+    """
+    await conn.execute(_CLEAR_DIRTY, *_cell_columns(cells))
+
+
+OutboxRow = tuple[UUID, str, str, str, bytes]  # event_id, topic, key, event_type, body
+
+
+async def publish(
+    conn: asyncpg.Connection, figures: Sequence[tuple], messages: Sequence[OutboxRow],
+    cells: Sequence[asyncpg.Record], channel_prefix: str,
+) -> None:
+    """The end of a flush, in one statement: record the figures published (rows: theme, measure, question_id,
+    category, service, window, period_end, count, denominator, rate), queue their messages in the outbox
+    (in order; the relay is notified at commit) and clear the cells (as `clear_dirty` does)."""
+    figure_columns = [list(c) for c in zip(*figures, strict=True)] if figures else [[] for _ in range(10)]
+    message_columns = [list(c) for c in zip(*messages, strict=True)] if messages else [[] for _ in range(5)]
+    await conn.execute(
+        f"""
+        WITH cleared AS ({_CLEAR_DIRTY}),
+        recorded AS (
+            INSERT INTO published_figures
+                (theme, measure, question_id, category, service, window_months, period_end, count, denominator, rate)
+            SELECT * FROM unnest($5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::int[], $11::int[],
+                                 $12::bigint[], $13::bigint[], $14::float8[])
+            ON CONFLICT (service, window_months, period_end, measure, theme, question_id, category)
+            DO UPDATE SET count = EXCLUDED.count, denominator = EXCLUDED.denominator, rate = EXCLUDED.rate,
+                          published_at = now()
+        ),
+        queued AS (
+            INSERT INTO outbox (event_id, topic, key, event_type, body)
+            SELECT * FROM unnest($15::uuid[], $16::text[], $17::text[], $18::text[], $19::bytea[])
+            ON CONFLICT (event_id) DO NOTHING
+        )
+        SELECT pg_notify($20 || current_schema(), '') WHERE cardinality($15::uuid[]) > 0
+        """,
+        *_cell_columns(cells), *figure_columns, *message_columns, channel_prefix,
     )
 
 
@@ -283,45 +408,32 @@ async def advance_watermark(conn: asyncpg.Connection, month: int) -> int:
     )
 
 
-async def published(
-    conn: asyncpg.Connection, measures: Sequence[str], scope: str, windows: Sequence[int], ends: Sequence[int]
+async def published_many(
+    conn: asyncpg.Connection, wanted: Iterable[tuple[str, str, int, int]]
 ) -> dict[tuple, Published]:
+    """The values last published for many (scope, measure, window, period end) at once, by figure key."""
+    scopes, measures, windows, ends = [], [], [], []
+    for scope, measure, window, end in wanted:
+        scopes.append(scope)
+        measures.append(measure)
+        windows.append(window)
+        ends.append(end)
+    if not scopes:
+        return {}
     rows = await conn.fetch(
         """
         SELECT theme, measure, question_id, category, service, window_months, period_end, count, denominator, rate
         FROM published_figures
-        WHERE service = $1 AND measure = ANY($2::text[])
-          AND (window_months, period_end) IN (SELECT * FROM unnest($3::int[], $4::int[]))
+        WHERE (service, measure, window_months, period_end) IN (
+            SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::int[]))
         """,
-        scope,
-        list(measures),
-        list(windows),
-        list(ends),
+        scopes, measures, windows, ends,
     )
     return {
         (r["theme"], r["measure"], r["question_id"], r["category"], r["service"], r["window_months"], r["period_end"]):
         Published(r["count"], r["denominator"], r["rate"])
         for r in rows
     }
-
-
-async def record_published(conn: asyncpg.Connection, rows: Sequence[tuple]) -> None:
-    """rows: (theme, measure, question_id, category, service, window, period_end, count, denominator, rate)."""
-    if not rows:
-        return
-    columns = list(zip(*rows, strict=True))
-    await conn.execute(
-        """
-        INSERT INTO published_figures
-            (theme, measure, question_id, category, service, window_months, period_end, count, denominator, rate)
-        SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[], $7::int[],
-                             $8::bigint[], $9::bigint[], $10::float8[])
-        ON CONFLICT (service, window_months, period_end, measure, theme, question_id, category)
-        DO UPDATE SET count = EXCLUDED.count, denominator = EXCLUDED.denominator, rate = EXCLUDED.rate,
-                      published_at = now()
-        """,
-        *[list(c) for c in columns],
-    )
 
 
 async def reset_state(conn: asyncpg.Connection, consumer: str) -> None:
