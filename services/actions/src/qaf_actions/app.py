@@ -33,7 +33,12 @@ class ActionsDefinition(ServiceDefinition):
 def subscriptions(runtime: ServiceRuntime) -> list[Subscription]:
     ctx: Context = runtime.definition.context  # type: ignore[attr-defined]
     return [
-        Subscription(consumer="actions", topics=(topics.THEMES, topics.ACTIONS), handlers=handlers.drift_handlers(ctx)),
+        Subscription(
+            consumer="actions",
+            topics=(topics.THEMES, topics.ACTIONS),
+            handlers=handlers.drift_handlers(ctx),
+            batch_handler=handlers.DriftConsumer(ctx).apply_batch,
+        ),
         Subscription(
             consumer="digest",
             topics=(topics.AUDITS, topics.ESCALATIONS, topics.COMPLAINTS, topics.ALLOCATIONS),

@@ -7,6 +7,7 @@ figures). Both advance the event clock.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
@@ -19,29 +20,55 @@ from qaf_actions.services import Context, plan_in_force, reevaluate
 
 
 def drift_handlers(ctx: Context) -> dict[str, EventHandler]:
-    async def handle_theme_updated(conn: asyncpg.Connection, event: Envelope[Any]) -> None:
-        p = event.payload
-        before = await ctx.clock.today(conn)
-        await repository.upsert_figure(conn, p, event.event_id, event.occurred_at)
-        await repository.advance_clock(conn, event.occurred_at)
-        _, plan = await plan_in_force(conn, ctx)
-        if repository.watches(plan, p) or await ctx.clock.today(conn) != before:
-            await reevaluate(conn, ctx, causation=event)
+    drift = DriftConsumer(ctx)
+    return {"theme-updated": drift.apply_one, "action-milestone-updated": drift.apply_one}
 
-    async def handle_milestone_updated(conn: asyncpg.Connection, event: Envelope[Any]) -> None:
-        p = event.payload
-        _, plan = await plan_in_force(conn, ctx)
-        area = plan.area(p.area_id)
-        if area is None or area.action(p.action_id) is None:
-            raise PermanentFailure(f"action {p.action_id!r} is not in area {p.area_id!r} of the action plan")
-        await repository.record_milestone(
-            conn, event_id=event.event_id, area_id=p.area_id, action_id=p.action_id, status=p.status,
-            updated_by=p.updated_by, updated_on=p.updated_on, note=None, applied=True,
-        )
-        await repository.advance_clock(conn, event.occurred_at)
-        await reevaluate(conn, ctx, causation=event)
 
-    return {"theme-updated": handle_theme_updated, "action-milestone-updated": handle_milestone_updated}
+class DriftConsumer:
+    """theme-updated and action-milestone-updated, one at a time or a batch at once.
+
+    Each event is recorded in order (the latest value of each figure, each milestone) and the event clock
+    advanced; then drift is evaluated once, if the batch changed something the plan watches or moved the
+    clock's date. The batch commits as one transaction, so no state between two of its events is ever
+    seen: drift-flagged / drift-cleared carry the net change, caused by the batch's last event that
+    mattered. (At 100 audits a second reporting publishes ~2,000 theme-updated a second; evaluating the
+    plan after each was most of this service's CPU.)
+    """
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+    async def apply_one(self, conn: asyncpg.Connection, event: Envelope[Any]) -> None:
+        await self.apply_batch(conn, [event])
+
+    async def apply_batch(self, conn: asyncpg.Connection, events: Sequence[Envelope[Any]]) -> None:
+        if not events:
+            return
+        before = await self.ctx.clock.today(conn)
+        _, plan = await plan_in_force(conn, self.ctx)
+        figures = []
+        cause: Envelope[Any] | None = None
+        for event in events:
+            p = event.payload
+            if event.event_type == "theme-updated":
+                figures.append((p, event.event_id, event.occurred_at))
+                if repository.watches(plan, p):
+                    cause = event
+                continue
+            area = plan.area(p.area_id)
+            if area is None or area.action(p.action_id) is None:
+                raise PermanentFailure(f"action {p.action_id!r} is not in area {p.area_id!r} of the action plan")
+            await repository.record_milestone(
+                conn, event_id=event.event_id, area_id=p.area_id, action_id=p.action_id, status=p.status,
+                updated_by=p.updated_by, updated_on=p.updated_on, note=None, applied=True,
+            )
+            cause = event
+        await repository.upsert_figures(conn, figures)
+        times = sorted(event.occurred_at for event in events)
+        for at in {times[0], times[-1]}:
+            await repository.advance_clock(conn, at)
+        if cause is not None or await self.ctx.clock.today(conn) != before:
+            await reevaluate(conn, self.ctx, causation=cause or events[-1])
 
 
 # -- the work ledger for the digest ---------------------------------------------------------------------

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import defaultdict
+from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 from uuid import UUID
@@ -85,19 +86,26 @@ async def plan_at_version(conn: asyncpg.Connection, version: int) -> ActionPlan 
 # -- figures -------------------------------------------------------------------------------------------
 
 
-async def upsert_figure(conn: asyncpg.Connection, p: ThemeUpdated, event_id: UUID, occurred_at: datetime) -> None:
+async def upsert_figures(conn: asyncpg.Connection, figures: Sequence[tuple[ThemeUpdated, UUID, datetime]]) -> None:
+    """Record the latest value of each figure (a later message for the same figure replaces an earlier one)."""
+    latest: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+    for p, event_id, occurred_at in figures:
+        service = p.service if isinstance(p.service, str) else p.service.value
+        key = (p.theme.value, p.measure, p.question_id or "", p.category or "", service, p.window_months, p.period_end)
+        latest[key] = (*key, p.count, p.denominator, p.rate, event_id, occurred_at)
+    if not latest:
+        return
     await conn.execute(
         """
         INSERT INTO theme_figures (theme, measure, question_id, category, service, window_months, period_end,
                                    count, denominator, rate, event_id, occurred_at)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+        SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[], $7::text[],
+                             $8::int[], $9::int[], $10::float8[], $11::uuid[], $12::timestamptz[])
         ON CONFLICT (theme, measure, question_id, category, service, window_months, period_end)
         DO UPDATE SET count = EXCLUDED.count, denominator = EXCLUDED.denominator, rate = EXCLUDED.rate,
                       event_id = EXCLUDED.event_id, occurred_at = EXCLUDED.occurred_at
         """,
-        p.theme.value, p.measure, p.question_id or "", p.category or "",
-        p.service if isinstance(p.service, str) else p.service.value,
-        p.window_months, p.period_end, p.count, p.denominator, p.rate, event_id, occurred_at,
+        *[list(column) for column in zip(*latest.values(), strict=True)],
     )
 
 
