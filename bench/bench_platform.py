@@ -301,7 +301,12 @@ def run(ctx: BenchContext) -> tuple[list[Figure], str]:
                f"{found['p50']:,.0f} ms): the services, the broker and PostgreSQL share 2 cores, nearly all of them "
                "busy with the theme-updated traffic (made, relayed, stored, consumed), so every hop waits its turn "
                "for a core; the tail is that queueing, not one slow step (see the py-spy profile of the reporting "
-               "process below). Before this work: p99 471 ms, p50 170 ms."))
+               "process below).")
+            + " Before this work: p99 471 ms, p50 170 ms. What brought it down: the consumer wakes the publisher "
+            "instead of its waiting out a 100 ms timer; the publisher's reads grouped into three queries and its "
+            "writes into one statement; dirty cells read without locks, so the consumer never waits for a flush; "
+            "and the actions service applying theme-updated in batches (one upsert and one drift evaluation per "
+            "batch, not per message), which freed the cores every hop shares.")
         token = _token(stack, "allocation", ports["allocation"], INTAKE_SERVICE.value, "case-system")
         spy_out = RESULTS / "allocation-intake.pyspy.tmp"
         spy = start_py_spy(stack.processes["allocation"].pid, 8, spy_out)
