@@ -298,8 +298,8 @@ async def _run(ctx: BenchContext) -> tuple[list[Figure], str]:
     await ensure_topics(kafka)
     messages = generate(EVENTS)
     expected = expected_totals(messages)
+    alone = cpu_per_event(messages[:CPU_SAMPLE])  # before producing: the broker is idle meanwhile
     await produce_all(kafka, messages)
-    alone = cpu_per_event(messages[:CPU_SAMPLE])
     del messages
     bare_rate = EVENTS / await bare_consume(kafka, EVENTS, BATCH)
     url = await migrate_service(database_url, "reporting", "bench-password", service.migrations_dir)
