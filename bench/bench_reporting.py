@@ -341,8 +341,9 @@ async def _run(ctx: BenchContext) -> tuple[list[Figure], str]:
     cpu = check["cpu_us_per_event"]
     wall_us = 1e6 / rate
     gap = "" if figures[0].met else (
-        f" Goal missed: {rate:,.0f}/s is {rate / 20_000:.0%} of 20,000/s and the ratio {rate / bare_rate:.2f} is "
-        f"{rate / bare_rate / 0.5:.0%} of 0.5. A ratio of 0.5 would leave {2e6 / bare_rate:.1f} µs per event, all "
+        (f" Goal half met: {rate:,.0f}/s is over 20,000/s, but " if rate >= 20_000 else
+         f" Goal missed: {rate:,.0f}/s is {rate / 20_000:.0%} of 20,000/s and ")
+        + f"the ratio {rate / bare_rate:.2f} is {rate / bare_rate / 0.5:.0%} of 0.5. A ratio of 0.5 would leave {2e6 / bare_rate:.1f} µs per event, all "
         f"included; decoding and validating an envelope alone takes {cpu['decode_and_validate_us']} µs "
         "(pydantic-core, measured above), so no consumer that validates every event against its contract can "
         "reach it on this machine, whatever it does next.")
