@@ -154,34 +154,35 @@ class EventConsumer:
         for index, record in enumerate(records):
             if index % YIELD_EVERY == YIELD_EVERY - 1:
                 await asyncio.sleep(0)
-            try:
-                envelope = self._decode(record)
-            except ContractViolation as exc:
-                await self._dead_letter(record, str(exc))
+            item, refusal = self._decode_and_prepare(record)
+            if refusal is not None:
+                await self._dead_letter(record, refusal)
                 outcome.dead_lettered += 1
-                continue
-            if envelope.event_type not in self.handlers:
-                EVENTS_HANDLED.labels(self.name, envelope.event_type, "ignored").inc()
+            elif item is None:
                 outcome.ignored += 1
-                continue
-            prepared: Any = envelope
-            if self.prepare is not None:
-                try:
-                    prepared = self.prepare(envelope)
-                except PermanentFailure as exc:
-                    await self._dead_letter(record, str(exc))
-                    outcome.dead_lettered += 1
-                    continue
-                except Exception as exc:  # a bug must not block the partition
-                    log.exception("consumer.prepare_failed", event_id=str(envelope.event_id))
-                    await self._dead_letter(record, f"handler failed: {type(exc).__name__}: {exc}")
-                    outcome.dead_lettered += 1
-                    continue
-            if prepared is envelope:
-                batch.items.append(decoded(record, envelope))
             else:
-                batch.items.append(Decoded(record, envelope.event_id, envelope.event_type, prepared, None))
+                batch.items.append(item)
         return batch
+
+    def _decode_and_prepare(self, record: ConsumerRecord) -> tuple[Decoded | None, str | None]:
+        """(the event ready to apply, None), (None, why it can never be applied) or (None, None): not ours."""
+        try:
+            envelope = self._decode(record)
+        except ContractViolation as exc:
+            return None, str(exc)
+        if envelope.event_type not in self.handlers:
+            EVENTS_HANDLED.labels(self.name, envelope.event_type, "ignored").inc()
+            return None, None
+        if self.prepare is None:
+            return decoded(record, envelope), None
+        try:
+            prepared = self.prepare(envelope)
+        except PermanentFailure as exc:
+            return None, str(exc)
+        except Exception as exc:  # a bug must not block the partition
+            log.exception("consumer.prepare_failed", event_id=str(envelope.event_id))
+            return None, f"handler failed: {type(exc).__name__}: {exc}"
+        return Decoded(record, envelope.event_id, envelope.event_type, prepared, None), None
 
     async def apply_prepared(self, batch: PreparedBatch) -> BatchOutcome:
         """Apply a prepared batch in one transaction; split it when one event cannot be applied."""
