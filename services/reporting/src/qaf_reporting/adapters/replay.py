@@ -89,8 +89,8 @@ async def consume_to_end(
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         max_poll_records=batch_size,
-        fetch_max_bytes=64 * 1024 * 1024,
-        max_partition_fetch_bytes=16 * 1024 * 1024,
+        fetch_max_bytes=4 * 1024 * 1024,
+        max_partition_fetch_bytes=1024 * 1024,
     )
     await consumer.start()
     stats = BatchOutcome()
