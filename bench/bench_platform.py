@@ -275,7 +275,9 @@ def run(ctx: BenchContext) -> tuple[list[Figure], str]:
                                                  f"({RATE}/s for {PROFILED_SECONDS}s)"))
         missing = sum(1 for x in latencies if x == float("inf"))
         found = percentiles([x for x in latencies if x != float("inf")] or [0.0, 0.0])
-        details = {**found, "missing": missing, "baseline": baseline, "cpu_percent_of_one_core": cpu_share}
+        # every audit must show in its figure: a message lost or a count wrong fails the run
+        details = {**found, "missing": missing, "correct": missing == 0, "baseline": baseline,
+                   "cpu_percent_of_one_core": cpu_share}
         for q in ("p50", "p95", "p99"):
             figures.append(Figure(
                 f"audit-completed → theme-updated latency {q}, {RATE}/s for {SECONDS}s", found[q], "ms",
