@@ -18,9 +18,9 @@ from tests.support.probe import MIGRATIONS, record
 pytestmark = pytest.mark.integration
 
 
-def as_record(envelope, offset: int) -> ConsumerRecord:  # type: ignore[no-untyped-def]
+def as_record(envelope, offset: int, topic: str = "qaf.cases") -> ConsumerRecord:  # type: ignore[no-untyped-def]
     return ConsumerRecord(
-        topic="qaf.cases", partition=0, offset=offset, timestamp=0, timestamp_type=0, key=envelope.key,
+        topic=topic, partition=0, offset=offset, timestamp=0, timestamp_type=0, key=envelope.key,
         value=envelope.to_bytes(), checksum=None, serialized_key_size=0, serialized_value_size=0, headers=(),
     )
 
@@ -78,3 +78,36 @@ async def test_a_batch_whose_transaction_failed_leaves_its_events_fresh_for_the_
     retried = await applier.handle_batch(batch)
     assert (retried.applied, retried.duplicates) == (2, 0)
     assert dict(await pool.fetch("SELECT key, times FROM applications")) == {"C-1": 1, "C-2": 1}
+
+
+async def test_a_prepared_batch_that_cannot_be_applied_whole_is_split_and_only_the_bad_event_dead_lettered(
+    pool: asyncpg.Pool, kafka_settings
+) -> None:  # type: ignore[no-untyped-def]
+    from qaf_shared.kafka import ensure_topics, make_producer
+
+    await ensure_topics(kafka_settings)
+    producer = make_producer(kafka_settings)
+    await producer.start()
+
+    def prepare(event):  # type: ignore[no-untyped-def]
+        return event.payload.case_id, event  # what the batch handler gets: no envelope needed, but kept here
+
+    async def apply_prepared(conn: asyncpg.Connection, prepared) -> None:  # type: ignore[no-untyped-def]
+        for _, event in prepared:
+            await record(conn, event)  # raises PermanentFailure for a case id starting REFUSE
+
+    async def per_event(conn: asyncpg.Connection, event) -> None:  # type: ignore[no-untyped-def]
+        raise AssertionError("what was prepared is applied by the batch handler, even alone")
+
+    applier = EventConsumer(name="probe", pool=pool, producer=producer, handlers={"case-opened": per_event},
+                            batch_handler=apply_prepared, prepare=prepare, topic_prefix=kafka_settings.topic_prefix)
+    try:
+        topic = kafka_settings.topic_prefix + "qaf.cases"
+        records = [as_record(case(c), i, topic) for i, c in enumerate(["C-1", "REFUSE-2", "C-3"])]
+        outcome = await applier.handle_batch(records)
+    finally:
+        await producer.stop()
+    assert (outcome.applied, outcome.dead_lettered) == (2, 1)
+    assert dict(await pool.fetch("SELECT key, times FROM applications")) == {"C-1": 1, "C-3": 1}
+    reasons = [r["reason"] for r in await pool.fetch("SELECT reason FROM dead_letters")]
+    assert reasons == ["case REFUSE-2 is refused by a rule it can never pass"]

@@ -70,17 +70,13 @@ class DeadLetter:
 
 
 class Decoded(NamedTuple):
+    """One event ready to apply. A prepared batch holds no envelopes (memory), only what was prepared."""
+
     record: ConsumerRecord
     event_id: UUID
     event_type: str
-    prepared: Any  # what the batch handler takes for this event
-    # Kept only when nothing was prepared from it: a prepared batch holds no envelopes (memory); one is
-    # decoded again from its record if the batch must be split.
-    envelope: Envelope[Any] | None
-
-
-def decoded(record: ConsumerRecord, envelope: Envelope[Any]) -> Decoded:
-    return Decoded(record, envelope.event_id, envelope.event_type, envelope, envelope)
+    correlation_id: UUID
+    prepared: Any  # what the handlers take: the envelope, or what `Preparer` made of it
 
 
 @dataclass
@@ -130,14 +126,12 @@ class EventConsumer:
 
     async def handle_record(self, record: ConsumerRecord) -> DeadLetter | None:
         """Apply one record. Returns the dead letter it became, if any. Raises on passing failures."""
-        try:
-            envelope = self._decode(record)
-        except ContractViolation as exc:
-            return await self._dead_letter(record, str(exc))
-        if envelope.event_type not in self.handlers:
-            EVENTS_HANDLED.labels(self.name, envelope.event_type, "ignored").inc()
+        item, refusal = self._decode_and_prepare(record)
+        if refusal is not None:
+            return await self._dead_letter(record, refusal)
+        if item is None:
             return None
-        letter, _ = await self._apply_alone(record, envelope)
+        letter, _ = await self._apply_alone(item)
         return letter
 
     async def handle_batch(self, records: Sequence[ConsumerRecord]) -> BatchOutcome:
@@ -173,36 +167,35 @@ class EventConsumer:
         if envelope.event_type not in self.handlers:
             EVENTS_HANDLED.labels(self.name, envelope.event_type, "ignored").inc()
             return None, None
-        if self.prepare is None:
-            return decoded(record, envelope), None
-        try:
-            prepared = self.prepare(envelope)
-        except PermanentFailure as exc:
-            return None, str(exc)
-        except Exception as exc:  # a bug must not block the partition
-            log.exception("consumer.prepare_failed", event_id=str(envelope.event_id))
-            return None, f"handler failed: {type(exc).__name__}: {exc}"
-        return Decoded(record, envelope.event_id, envelope.event_type, prepared, None), None
+        prepared: Any = envelope
+        if self.prepare is not None:
+            try:
+                prepared = self.prepare(envelope)
+            except PermanentFailure as exc:
+                return None, str(exc)
+            except Exception as exc:  # a bug must not block the partition
+                log.exception("consumer.prepare_failed", event_id=str(envelope.event_id))
+                return None, f"handler failed: {type(exc).__name__}: {exc}"
+        return Decoded(record, envelope.event_id, envelope.event_type, envelope.correlation_id, prepared), None
 
     async def apply_prepared(self, batch: PreparedBatch) -> BatchOutcome:
         """Apply a prepared batch in one transaction; split it when one event cannot be applied."""
         outcome = BatchOutcome()
         outcome.add(batch.outcome)
-        decoded = batch.items
-        if len(decoded) > 1:
+        items = batch.items
+        if len(items) > 1:
             try:
-                applied = await self._apply_together(decoded)
+                applied = await self._apply_together(items)
                 outcome.applied += applied
-                outcome.duplicates += len(decoded) - applied
+                outcome.duplicates += len(items) - applied
                 return outcome
             except TRANSIENT_ERRORS:
                 raise
             except Exception as exc:
                 # One event of the batch cannot be applied: apply each alone, so only it is dead-lettered.
-                log.info("consumer.batch_split", records=len(decoded), error=type(exc).__name__)
-        for item in decoded:
-            envelope = item.envelope if item.envelope is not None else self._decode(item.record)
-            letter, applied = await self._apply_alone(item.record, envelope)
+                log.info("consumer.batch_split", records=len(items), error=type(exc).__name__)
+        for item in items:
+            letter, applied = await self._apply_alone(item)
             if letter is not None:
                 outcome.dead_lettered += 1
             else:
@@ -210,15 +203,16 @@ class EventConsumer:
                 outcome.duplicates += 1 - applied
         return outcome
 
-    async def _apply_alone(self, record: ConsumerRecord, envelope: Envelope[Any]) -> tuple[DeadLetter | None, int]:
+    async def _apply_alone(self, item: Decoded) -> tuple[DeadLetter | None, int]:
         """Apply one event in its own transaction: (the dead letter it became, or None; 1 if applied)."""
+        record = item.record
         with structlog.contextvars.bound_contextvars(
-            event_id=str(envelope.event_id),
-            correlation_id=str(envelope.correlation_id),
-            event_type=envelope.event_type,
+            event_id=str(item.event_id),
+            correlation_id=str(item.correlation_id),
+            event_type=item.event_type,
         ):
             try:
-                applied = await self._apply_together([decoded(record, envelope)], batch=False)
+                applied = await self._apply_together([item], batch=False)
             except TRANSIENT_ERRORS:
                 raise
             except PermanentFailure as exc:
@@ -270,7 +264,8 @@ class EventConsumer:
                     if item.event_id in fresh_ids:
                         fresh_ids.discard(item.event_id)  # the same event twice in one batch applies once
                         fresh.append(item)
-            if batch and self.batch_handler is not None:
+            # what was prepared goes to the batch handler even alone: the per-event handlers take envelopes
+            if self.batch_handler is not None and (batch or self.prepare is not None):
                 await self.batch_handler(conn, [item.prepared for item in fresh])
             else:
                 for item in fresh:
