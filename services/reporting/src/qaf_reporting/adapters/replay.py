@@ -2,11 +2,12 @@
 
 Run it with the service stopped (it uses the service's consumer group to commit where it ends).
 It empties the reporting tables (counters, case states, once-keys, dirty cells, watermark and this
-consumer's processed_events; not the record of what was published), assigns itself every partition of the consumed topics, reads them from
-the beginning up to the end offsets taken at the start, applies the records in batches through the
-batch path (`batch.py`), commits the group's offsets after each batch, and finally publishes the
-figures that differ from what was last published (coalesced: at most one theme-updated per figure, and
-none at all when the replay rebuilt the same figures) and relays the outbox.
+consumer's processed_events; not the record of what was published), assigns itself every partition of
+the consumed topics, reads them from the beginning up to the end offsets taken at the start, applies
+the records in batches through the shared consumer's batch path (`consume_to_end`, pipelined), commits
+the group's offsets after each batch, and finally publishes the figures that differ from what was last
+published (coalesced: at most one theme-updated per figure, and none at all when the replay rebuilt the
+same figures) and relays the outbox.
 """
 
 from __future__ import annotations
