@@ -32,12 +32,13 @@ class ActionsDefinition(ServiceDefinition):
 
 def subscriptions(runtime: ServiceRuntime) -> list[Subscription]:
     ctx: Context = runtime.definition.context  # type: ignore[attr-defined]
+    drift = handlers.DriftConsumer(ctx)
     return [
         Subscription(
             consumer="actions",
             topics=(topics.THEMES, topics.ACTIONS),
-            handlers=handlers.drift_handlers(ctx),
-            batch_handler=handlers.DriftConsumer(ctx).apply_batch,
+            handlers=drift.handlers(),
+            batch_handler=drift.apply_batch,
         ),
         Subscription(
             consumer="digest",

@@ -19,11 +19,6 @@ from qaf_actions.adapters import repository
 from qaf_actions.services import Context, plan_in_force, reevaluate
 
 
-def drift_handlers(ctx: Context) -> dict[str, EventHandler]:
-    drift = DriftConsumer(ctx)
-    return {"theme-updated": drift.apply_one, "action-milestone-updated": drift.apply_one}
-
-
 class DriftConsumer:
     """theme-updated and action-milestone-updated, one at a time or a batch at once.
 
@@ -37,6 +32,9 @@ class DriftConsumer:
 
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
+
+    def handlers(self) -> dict[str, EventHandler]:
+        return {"theme-updated": self.apply_one, "action-milestone-updated": self.apply_one}
 
     async def apply_one(self, conn: asyncpg.Connection, event: Envelope[Any]) -> None:
         await self.apply_batch(conn, [event])
