@@ -101,6 +101,21 @@ class ServiceRuntime:
         self._tasks: list[asyncio.Task[None]] = []
         self.stopping = asyncio.Event()
 
+    def event_consumer(
+        self, subscription: Subscription, pool: asyncpg.Pool, producer: AIOKafkaProducer
+    ) -> EventConsumer:
+        """The idempotent consumer that applies `subscription` (the service's own, or a replay's)."""
+        return EventConsumer(
+            name=subscription.consumer,
+            pool=pool,
+            producer=producer,
+            handlers=subscription.handlers,
+            retry_backoff_s=self.settings.consumer_retry_backoff_s,
+            topic_prefix=self.settings.kafka.topic_prefix,
+            batch_handler=subscription.batch_handler,
+            prepare=subscription.prepare,
+        )
+
     def consumer_group(self, consumer: str) -> str:
         prefix = self.settings.kafka.topic_prefix
         group = f"qaf-{self.name}" if consumer == self.name else f"qaf-{self.name}.{consumer}"
@@ -123,16 +138,7 @@ class ServiceRuntime:
             settings.kafka, client_id=f"qaf-{self.name}", graceful_timeout=settings.graceful_timeout_s
         )
         for subscription in self.definition.subscriptions(self):
-            consumer = EventConsumer(
-                name=subscription.consumer,
-                pool=self.pool,
-                producer=self.producer,
-                handlers=subscription.handlers,
-                retry_backoff_s=settings.consumer_retry_backoff_s,
-                topic_prefix=settings.kafka.topic_prefix,
-                batch_handler=subscription.batch_handler,
-                prepare=subscription.prepare,
-            )
+            consumer = self.event_consumer(subscription, self.pool, self.producer)
             self.consumers.append(consumer)
             self._subscribe(consumer, subscription)
         await self.broker.start()

@@ -169,7 +169,7 @@ async def replay_into(
     publish: bool = True,
     reset: bool = True,
 ) -> ReplayStats:
-    from qaf_reporting.app import CONSUMER, TOPICS
+    from qaf_reporting.app import CONSUMER
 
     settings = definition.settings
     prefix = settings.kafka.topic_prefix
@@ -181,22 +181,17 @@ async def replay_into(
     producer = make_producer(settings.kafka)
     await producer.start()
     try:
-        from qaf_reporting import handlers
-
-        applier = EventConsumer(
-            name=CONSUMER, pool=pool, producer=producer,
-            handlers={event_type: handlers.apply_event for event_type in handlers.HANDLED_EVENTS},
-            batch_handler=handlers.apply_effects, prepare=handlers.prepare, topic_prefix=prefix,
-            retry_backoff_s=settings.consumer_retry_backoff_s,
-        )
-        group = ServiceRuntime(definition).consumer_group(CONSUMER)
+        # the service's own consumer, as it runs live: same handlers, same group
+        runtime = ServiceRuntime(definition)
+        subscription = next(s for s in definition.subscriptions(runtime) if s.consumer == CONSUMER)
+        applier = runtime.event_consumer(subscription, pool, producer)
         started = time.perf_counter()
         result = ReplayStats()
         result.batch, result.retries = await consume_to_end(
             applier,
             settings,
-            [prefix + t.name for t in TOPICS],
-            group,
+            [prefix + t.name for t in subscription.topics],
+            runtime.consumer_group(CONSUMER),
             batch_size=getattr(settings, "replay_batch_size", 20000),
         )
         result.seconds = time.perf_counter() - started

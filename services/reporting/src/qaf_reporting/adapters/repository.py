@@ -149,36 +149,12 @@ def _scope_clause(scope: str, param: int) -> str:
     return "TRUE" if scope == ALL else f"service = ${param}"
 
 
-async def monthly_sums(
-    conn: asyncpg.Connection | asyncpg.Pool, kinds: Iterable[str], scope: str, start: int, end: int
-) -> dict[int, dict[tuple[str, str, str, str], int]]:
-    """month -> (kind, theme, k1, k2) -> count, for one service or all, over start..end."""
-    rows = await conn.fetch(
-        f"""
-        SELECT month, kind, theme, k1, k2, sum(n)::bigint AS n FROM monthly_counts
-        WHERE kind = ANY($1::text[]) AND month BETWEEN $2 AND $3 AND {_scope_clause(scope, 4)}
-        GROUP BY month, kind, theme, k1, k2
-        """,
-        list(kinds),
-        start,
-        end,
-        *([] if scope == ALL else [scope]),
-    )
-    return _by_month(rows)
-
-
-def _by_month(rows: Iterable[asyncpg.Record]) -> dict[int, dict[tuple[str, str, str, str], int]]:
-    out: dict[int, dict[tuple[str, str, str, str], int]] = defaultdict(dict)
-    for r in rows:
-        out[r["month"]][(r["kind"], r["theme"], r["k1"], r["k2"])] = r["n"]
-    return out
-
-
 async def monthly_sums_reading(
     conn: asyncpg.Connection | asyncpg.Pool, reads: Mapping[str, Collection[str]], scope: str, start: int, end: int
 ) -> dict[int, dict[tuple[str, str, str, str], int]]:
-    """`monthly_sums` of the kinds in `reads`, keeping only the dimensions (theme, k1, k2) each is read
-    by: the others are summed away in the query, so far fewer rows travel and are held."""
+    """month -> (kind, theme, k1, k2) -> count over start..end, for one service or all, of the kinds in
+    `reads`, keeping only the dimensions (theme, k1, k2) each is read by: the others are summed away in
+    the query (as ''), so far fewer rows travel and are held."""
     kept = {dim: [kind for kind, dims in reads.items() if dim in dims] for dim in ("theme", "k1", "k2")}
     rows = await conn.fetch(
         f"""
@@ -199,7 +175,10 @@ async def monthly_sums_reading(
         kept["k2"],
         *([] if scope == ALL else [scope]),
     )
-    return _by_month(rows)
+    out: dict[int, dict[tuple[str, str, str, str], int]] = defaultdict(dict)
+    for r in rows:
+        out[r["month"]][(r["kind"], r["theme"], r["k1"], r["k2"])] = r["n"]
+    return out
 
 
 MonthlyGroup = tuple[str, Sequence[str], int, int]  # scope, kinds, first month, last month
@@ -208,7 +187,8 @@ MonthlyGroup = tuple[str, Sequence[str], int, int]  # scope, kinds, first month,
 async def monthly_sums_many(
     conn: asyncpg.Connection, groups: Sequence[MonthlyGroup]
 ) -> list[dict[int, dict[tuple[str, str, str, str], int]]]:
-    """`monthly_sums` for many (scope, kinds, start, end) groups in one round trip, in the groups' order."""
+    """Monthly sums (every dimension) for many (scope, kinds, start, end) groups in one round trip, in the
+    groups' order."""
     g, kinds, scopes, firsts, lasts = [], [], [], [], []
     for i, (scope, group_kinds, start, end) in enumerate(groups):
         for kind in group_kinds:
