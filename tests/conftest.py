@@ -77,18 +77,12 @@ def topic_prefix() -> str:
 async def kafka_settings(kafka_bootstrap: str, topic_prefix: str) -> AsyncIterator[KafkaSettings]:
     yield KafkaSettings(bootstrap_servers=kafka_bootstrap, topic_prefix=topic_prefix)
     # Each test makes ~18 topics; deleting them keeps one broker quick for the whole session.
-    from aiokafka.admin import AIOKafkaAdminClient
+    from tests.support.kafka import delete_topics
 
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
-    await admin.start()
     try:
-        mine = [t for t in await admin.list_topics() if t.startswith(topic_prefix)]
-        if mine:
-            await admin.delete_topics(mine)
+        await delete_topics(kafka_bootstrap, topic_prefix)
     except Exception:  # a test that broke the broker on purpose must not fail here too
         pass
-    finally:
-        await admin.close()
 
 
 async def eventually(check: Callable[[], object], *, timeout: float = 30.0, interval: float = 0.2) -> object:

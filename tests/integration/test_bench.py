@@ -11,10 +11,10 @@ import gc
 import uuid
 
 import pytest
-from aiokafka.admin import AIOKafkaAdminClient
 
 from bench import bench_allocation, bench_reporting
 from bench.harness import BenchContext
+from tests.support.kafka import delete_topics
 
 pytestmark = pytest.mark.integration
 
@@ -26,17 +26,6 @@ class SmallContext(BenchContext):
 
     def kafka(self, prefix=None):  # type: ignore[no-untyped-def]
         return super().kafka(self.prefix)
-
-
-async def _delete_topics(bootstrap: str, prefix: str) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        mine = [t for t in await admin.list_topics() if t.startswith(prefix)]
-        if mine:
-            await admin.delete_topics(mine)
-    finally:
-        await admin.close()
 
 
 def test_the_reporting_bench_checks_its_replay_against_independent_totals(
@@ -51,7 +40,7 @@ def test_the_reporting_bench_checks_its_replay_against_independent_totals(
         figures, profile = bench_reporting.run(ctx)
     finally:
         gc.set_threshold(*thresholds)
-        asyncio.run(_delete_topics(kafka_bootstrap, ctx.prefix))
+        asyncio.run(delete_topics(kafka_bootstrap, ctx.prefix))
     replay = figures[0]
     assert replay.details["correct"] is True, replay.details["examples_of_wrong"]
     assert replay.details["checked_totals"] > 0 and replay.details["wrong_totals"] == 0

@@ -52,3 +52,17 @@ async def read_topic(
         return records
     finally:
         await consumer.stop()
+
+
+async def delete_topics(bootstrap: str, prefix: str) -> None:
+    """Delete every topic named with `prefix` (a test's own), keeping one broker quick for the session."""
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        mine = [t for t in await admin.list_topics() if t.startswith(prefix)]
+        if mine:
+            await admin.delete_topics(mine)
+    finally:
+        await admin.close()
