@@ -17,5 +17,23 @@ TRANSIENT_FAILURES = Counter(
     "Handling attempts that failed for a passing reason (database or broker down) and were retried.",
     ["consumer"],
 )
+RETRIES = Counter(
+    "qaf_consumer_retries_total",
+    "Records put back to be tried again in place, by consumer and why: transient (database or broker "
+    "unavailable), unexpected (an error not known to be permanent) or dead-letter (the dead-letter "
+    "publish itself failed).",
+    ["consumer", "kind"],
+)
+RETRYING_PARTITIONS = Gauge(
+    "qaf_consumer_retrying_partitions",
+    "Partitions a consumer has paused while a record on them waits to be retried.",
+    ["consumer"],
+)
 OUTBOX_PUBLISHED = Counter("qaf_outbox_published_total", "Outbox events relayed to Kafka.", ["service"])
 OUTBOX_PENDING = Gauge("qaf_outbox_pending", "Outbox events not yet relayed to Kafka.", ["service"])
+OUTBOX_QUARANTINED = Gauge(
+    "qaf_outbox_quarantined",
+    "Outbox events the broker refused for good, moved aside with their reason (`outbox quarantined`).",
+    ["service"],
+)
+OUTBOX_PRUNED = Counter("qaf_outbox_pruned_total", "Published outbox rows deleted after their retention.", ["service"])

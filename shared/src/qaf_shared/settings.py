@@ -36,6 +36,9 @@ class KafkaSettings(BaseSettings):
     ssl_cafile: str | None = Field(default=None, description="CA bundle (PEM) that signed the brokers' certificates.")
     ssl_certfile: str | None = Field(default=None, description="Client certificate (PEM), for mutual TLS.")
     ssl_keyfile: str | None = Field(default=None, description="Client private key (PEM), for mutual TLS.")
+    dlq_retention_days: int = Field(
+        default=30, ge=1, description="How long a dead-letter topic keeps its messages (set when topics are made)."
+    )
 
 
 class ServiceSettings(BaseSettings):
@@ -61,7 +64,24 @@ class ServiceSettings(BaseSettings):
         default=0.2, gt=0, description="Safety-net poll of the outbox; the relay is normally woken by NOTIFY."
     )
     consumer_retry_backoff_s: float = Field(
-        default=1.0, gt=0, description="Pause before a message that failed for a passing reason is retried."
+        default=1.0, gt=0, description="First pause before a record that failed is retried; it doubles each time."
+    )
+    consumer_retry_backoff_max_s: float = Field(
+        default=30.0, gt=0, description="Longest pause between two tries of a failing record (jitter below it)."
+    )
+    consumer_retry_max_attempts: int = Field(
+        default=10,
+        ge=1,
+        description="Tries of a record failing with an error not known to be permanent before it is "
+        "dead-lettered as 'failed repeatedly' (a passing failure is retried without end).",
+    )
+    consumer_retry_max_duration_s: float = Field(
+        default=900.0,
+        gt=0,
+        description="Or this long since its first failure, whichever comes first.",
+    )
+    outbox_retention_days: float = Field(
+        default=7.0, gt=0, description="How long a published outbox row is kept before it is pruned."
     )
     consumer_batch_size: int = Field(default=500, ge=1, le=10_000, description="Most records applied in one transaction.")
     consumer_batch_timeout_ms: int = Field(default=20, ge=0, description="How long a fetch waits for more records.")
