@@ -17,16 +17,19 @@ ROOT = Path(__file__).resolve().parents[2]
 class ProbeProcess:
     """The probe service (`tests.support.probe`) as a child process."""
 
-    def __init__(self, database_url: str, kafka: KafkaSettings, *, crash_key: str | None = None) -> None:
+    def __init__(self, database_url: str, kafka: KafkaSettings, *, crash_key: str | None = None,
+                 instance: str = "probe", deduplicate: bool = True) -> None:
         self.args = [sys.executable, "-m", "tests.support.probe", database_url, kafka.bootstrap_servers,
                      kafka.topic_prefix]
         if crash_key:
             self.args.append(crash_key)
+        self.env = {**os.environ, "PYTHONUNBUFFERED": "1", "QAF_PROBE_INSTANCE": instance,
+                    "QAF_PROBE_NO_DEDUP": "0" if deduplicate else "1"}
         self.process: subprocess.Popen[str] | None = None
 
     async def start(self, *, wait_ready: bool = True) -> ProbeProcess:
         self.process = subprocess.Popen(self.args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                        text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                                        text=True, env=self.env)
         if wait_ready:
             line = await asyncio.wait_for(asyncio.to_thread(self.process.stdout.readline), timeout=120)
             if "PROBE READY" not in line:

@@ -13,6 +13,7 @@ import gc
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import structlog
@@ -26,11 +27,13 @@ from qaf_shared import contracts  # noqa: F401  (registers every contract)
 from qaf_shared.db import connect_pool, migrate_service
 from qaf_shared.http import TokenStore, create_http_app
 from qaf_shared.kafka import (
+    AfterCommit,
     BatchHandler,
     EventConsumer,
     EventHandler,
     OutboxRelay,
     Preparer,
+    RetryPolicy,
     ensure_topics,
     make_broker,
     make_producer,
@@ -58,6 +61,9 @@ class Subscription:
     # Optional: called after each message (or batch) has been handled and its transaction committed,
     # e.g. to wake a loop that works on what the handlers changed instead of waiting for its next round.
     on_handled: Callable[[], None] | None = None
+    # Optional: called with a transaction's records right after it committed, before their offsets are
+    # (fault injection in tests, instrumentation).
+    after_commit: AfterCommit | None = None
 
 
 # Python's default collector thresholds (700, 10, 10) suit small scripts: a consumer that holds a batch
@@ -110,10 +116,16 @@ class ServiceRuntime:
             pool=pool,
             producer=producer,
             handlers=subscription.handlers,
-            retry_backoff_s=self.settings.consumer_retry_backoff_s,
+            retry=RetryPolicy(
+                backoff_s=self.settings.consumer_retry_backoff_s,
+                backoff_max_s=self.settings.consumer_retry_backoff_max_s,
+                max_attempts=self.settings.consumer_retry_max_attempts,
+                max_duration_s=self.settings.consumer_retry_max_duration_s,
+            ),
             topic_prefix=self.settings.kafka.topic_prefix,
             batch_handler=subscription.batch_handler,
             prepare=subscription.prepare,
+            after_commit=subscription.after_commit,
         )
 
     def consumer_group(self, consumer: str) -> str:
@@ -223,6 +235,10 @@ class ServiceRuntime:
                     checks["kafka"] = "ok"
         return checks
 
+    def retrying(self) -> list[dict[str, Any]]:
+        """Records the consumers hold a partition at while they retry them."""
+        return [entry for consumer in self.consumers for entry in consumer.retrying()]
+
     def http_app(self) -> FastAPI:
         @contextlib.asynccontextmanager
         async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -242,6 +258,7 @@ class ServiceRuntime:
             routers=self.definition.routers,
             lifespan=lifespan,
             readiness=self.readiness,
+            retrying=self.retrying,
         )
 
 

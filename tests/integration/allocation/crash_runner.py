@@ -9,13 +9,13 @@ committed (the draw and its outbox rows are stored) and before the command's off
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import signal
 import sys
 from typing import Any
 
 from qaf_shared import topics
-from qaf_shared.kafka import consumer as consumer_module
 from qaf_shared.logging import configure_logging
 from qaf_shared.runtime import ServiceRuntime
 from qaf_shared.settings import KafkaSettings
@@ -24,19 +24,18 @@ from tests.integration.allocation.support import allocation_definition
 
 def main() -> None:
     database_url, bootstrap, prefix = sys.argv[1:4]
-    if len(sys.argv) > 4 and sys.argv[4] == "crash":
-        original = consumer_module.EventConsumer.handle_record
-
-        async def handle_then_crash(self: Any, record: Any) -> Any:
-            result = await original(self, record)
-            if record.topic == prefix + topics.ALLOCATION_COMMANDS.name:
-                os.kill(os.getpid(), signal.SIGKILL)
-            return result
-
-        consumer_module.EventConsumer.handle_record = handle_then_crash  # type: ignore[method-assign]
-
     configure_logging("allocation", "WARNING")
     definition = allocation_definition(database_url, KafkaSettings(bootstrap_servers=bootstrap, topic_prefix=prefix))
+    if len(sys.argv) > 4 and sys.argv[4] == "crash":
+
+        def crash_after(records: Any) -> None:
+            if any(record.topic == prefix + topics.ALLOCATION_COMMANDS.name for record in records):
+                os.kill(os.getpid(), signal.SIGKILL)  # the draw is committed, the command's offset not
+
+        subscriptions = definition.subscriptions
+        definition.subscriptions = lambda runtime: [  # type: ignore[method-assign]
+            dataclasses.replace(s, after_commit=crash_after) for s in subscriptions(runtime)
+        ]
 
     async def run() -> None:
         runtime = ServiceRuntime(definition)

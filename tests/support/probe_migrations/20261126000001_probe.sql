@@ -1,9 +1,12 @@
 -- migrate:up
 -- A test-only service that exercises the shared plumbing and nothing else.
+-- One row per application of an event, with no key: an event applied twice shows as two rows (a
+-- primary key here would turn a second application into an error, and hide it).
 CREATE TABLE seen (
-    event_id    uuid PRIMARY KEY,
+    event_id    uuid NOT NULL,
     event_type  text NOT NULL,
-    key         text NOT NULL
+    key         text NOT NULL,
+    instance    text NOT NULL DEFAULT 'unnamed'
 );
 -- Not idempotent on purpose: an event applied twice would show here.
 CREATE TABLE applications (

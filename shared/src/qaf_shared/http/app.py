@@ -20,6 +20,7 @@ def create_http_app(
     routers: list[APIRouter],
     lifespan: Lifespan | None,
     readiness: Callable[[], Any],
+    retrying: Callable[[], list[dict[str, Any]]] = list,
     version: str = "0.1.0",
 ) -> FastAPI:
     app = FastAPI(title=title, description=description, version=version, lifespan=lifespan)
@@ -28,11 +29,18 @@ def create_http_app(
     async def health() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/ready", tags=["operations"], summary="Readiness: Kafka and PostgreSQL are reachable")
+    @app.get(
+        "/ready",
+        tags=["operations"],
+        summary="Readiness: Kafka and PostgreSQL are reachable; lists partitions held at a record being retried",
+    )
     async def ready() -> Response:
         checks: dict[str, str] = await readiness()
         ok = all(value == "ok" for value in checks.values())
-        return JSONResponse({"status": "ready" if ok else "not-ready", "checks": checks}, status_code=200 if ok else 503)
+        body: dict[str, Any] = {"status": "ready" if ok else "not-ready", "checks": checks}
+        # A held partition does not make the service unready (its HTTP API still serves): it is reported.
+        body["retrying"] = retrying()
+        return JSONResponse(body, status_code=200 if ok else 503)
 
     @app.get("/metrics", tags=["operations"], summary="Prometheus metrics")
     async def metrics() -> Response:

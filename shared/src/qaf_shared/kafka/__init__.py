@@ -3,6 +3,7 @@
 from qaf_shared.kafka.admin import ensure_topics
 from qaf_shared.kafka.connection import client_options, make_broker, make_producer
 from qaf_shared.kafka.consumer import (
+    AfterCommit,
     BatchHandler,
     BatchOutcome,
     EventConsumer,
@@ -10,10 +11,13 @@ from qaf_shared.kafka.consumer import (
     PermanentFailure,
     PreparedBatch,
     Preparer,
+    RetryPolicy,
+    classify,
 )
 from qaf_shared.kafka.outbox import OutboxRelay, enqueue
 
 __all__ = [
+    "AfterCommit",
     "BatchHandler",
     "BatchOutcome",
     "EventConsumer",
@@ -22,6 +26,8 @@ __all__ = [
     "PermanentFailure",
     "PreparedBatch",
     "Preparer",
+    "RetryPolicy",
+    "classify",
     "client_options",
     "enqueue",
     "ensure_topics",
