@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -19,13 +20,28 @@ from qaf_shared.settings import KafkaSettings, ServiceSettings
 MIGRATIONS = Path(__file__).parent / "probe_migrations"
 
 
+class ProbeBug(Exception):
+    """What a bug in a handler looks like to the consumer: an error it does not know."""
+
+
 def recorder(instance: str) -> EventHandler:
-    """The probe's handler: notes each application of an event, and by which instance."""
+    """The probe's handler: notes each application of an event, and by which instance.
+
+    Keys choose a failure: REFUSE… breaks a rule for good; BUG… always raises an unknown error;
+    FLAKY<n>-… raises one the first n times it is tried (in this process).
+    """
+    tries: Counter[str] = Counter()
 
     async def record(conn: asyncpg.Connection, event: Envelope[Any]) -> None:
         key = event.payload.partition_key()
         if key.startswith("REFUSE"):
             raise PermanentFailure(f"case {key} is refused by a rule it can never pass")
+        if key.startswith("BUG"):
+            raise ProbeBug(f"the handler cannot cope with {key}")
+        if key.startswith("FLAKY"):
+            tries[key] += 1
+            if tries[key] <= int(key[len("FLAKY"):].split("-")[0]):
+                raise ProbeBug(f"try {tries[key]} of {key} fails")
         await conn.execute(
             "INSERT INTO seen (event_id, event_type, key, instance) VALUES ($1, $2, $3, $4)",
             event.event_id, event.event_type, key, instance,
@@ -73,8 +89,8 @@ def probe_definition(
     **settings_overrides: Any,
 ) -> ServiceDefinition:
     settings = ServiceSettings(
-        service_name="probe", database_url=database_url, kafka=kafka, consumer_retry_backoff_s=0.2,
-        **settings_overrides,
+        service_name="probe", database_url=database_url, kafka=kafka,
+        **{"consumer_retry_backoff_s": 0.2, **settings_overrides},
     )
     handler = recorder(instance)
 

@@ -6,7 +6,8 @@ CREATE TABLE seen (
     event_id    uuid NOT NULL,
     event_type  text NOT NULL,
     key         text NOT NULL,
-    instance    text NOT NULL DEFAULT 'unnamed'
+    instance    text NOT NULL DEFAULT 'unnamed',
+    applied_at  timestamptz NOT NULL DEFAULT clock_timestamp()
 );
 -- Not idempotent on purpose: an event applied twice would show here.
 CREATE TABLE applications (

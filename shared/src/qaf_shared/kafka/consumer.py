@@ -368,6 +368,7 @@ class EventConsumer:
                     return await self._dead_letter(record, describe(exc)), 0, None
                 log.exception("consumer.handler_failed", topic=record.topic, partition=record.partition,
                               offset=record.offset)
+                self._count_try(exc, kind)
                 state = self._note_failure(record.topic, record.partition, record.offset, exc, kind, bounded=True)
                 if self._exhausted(state):
                     self.failing.pop((record.topic, record.partition), None)
@@ -391,10 +392,13 @@ class EventConsumer:
             state.unexpected += 1
             if state.first_unexpected_at is None:
                 state.first_unexpected_at = time.monotonic()
+        return state
+
+    def _count_try(self, exc: BaseException, kind: Failure) -> None:
+        """One failed try (of a record, or of a whole batch), on /metrics."""
         RETRIES.labels(self.name, "dead-letter" if isinstance(exc, DeadLetterUnavailable) else kind.value).inc()
         if kind is Failure.TRANSIENT:
             TRANSIENT_FAILURES.labels(self.name).inc()
-        return state
 
     def _exhausted(self, state: FailingRecord) -> bool:
         if state.unexpected >= self.retry.max_attempts:
@@ -543,6 +547,7 @@ class EventConsumer:
         except Exception as exc:
             # Nothing of this batch may be committed: each of its partitions goes back to its first record.
             kind = classify(exc)
+            self._count_try(exc, kind)
             first: dict[tuple[str, int], int] = {}
             for record in records:
                 position = (record.topic, record.partition)
