@@ -8,6 +8,11 @@ the records in batches through the shared consumer's batch path (`consume_to_end
 the group's offsets after each batch, and finally publishes the figures that differ from what was last
 published (coalesced: at most one theme-updated per figure, and none at all when the replay rebuilt the
 same figures) and relays the outbox.
+
+Before it touches anything (schema, tables, offsets) `replay_from_zero` asks the broker for each input
+partition's log start offset: above 0, the broker has deleted that partition's first events (retention,
+or records deleted by hand), and a rebuild would silently leave them out of the figures. It then refuses
+(`TruncatedHistory`), unless told to accept the truncated history, when it says which offsets are missing.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import asyncpg
+import structlog
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
@@ -26,10 +32,37 @@ from qaf_shared.db import connect_pool, migrate_service
 from qaf_shared.kafka import OutboxRelay, client_options, ensure_topics, make_producer
 from qaf_shared.kafka.consumer import TRANSIENT_ERRORS
 from qaf_shared.kafka import BatchOutcome, EventConsumer, PreparedBatch
-from qaf_shared.runtime import ServiceDefinition, ServiceRuntime, tune_gc
+from qaf_shared.runtime import ServiceDefinition, ServiceRuntime, Subscription, tune_gc
 
 from qaf_reporting.adapters import repository
 from qaf_reporting.adapters.publisher import FigurePublisher
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class MissingOffsets:
+    """Offsets 0 .. log_start - 1 of one partition: deleted by the broker, so no replay can read them."""
+
+    topic: str
+    partition: int
+    log_start: int
+
+    def describe(self) -> str:
+        gone = f"offsets 0..{self.log_start - 1} are gone ({self.log_start} offsets)"
+        return f"{self.topic} partition {self.partition}: {gone}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"topic": self.topic, "partition": self.partition, "first": 0, "last": self.log_start - 1,
+                "count": self.log_start}
+
+
+class TruncatedHistory(RuntimeError):
+    """An input partition no longer starts at offset 0: the replay would rebuild smaller figures."""
+
+    def __init__(self, missing: list[MissingOffsets]) -> None:
+        self.missing = missing
+        super().__init__("; ".join(m.describe() for m in missing))
 
 
 @dataclass
@@ -38,6 +71,7 @@ class ReplayStats:
     retries: int = 0
     seconds: float = 0.0
     published: int = 0
+    missing: list[MissingOffsets] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         out = asdict(self.batch)
@@ -46,6 +80,7 @@ class ReplayStats:
             seconds=round(self.seconds, 3),
             events_per_second=round(self.batch.records / self.seconds, 1) if self.seconds else None,
             theme_updated_published=self.published,
+            missing_offsets=[m.as_dict() for m in self.missing],
         )
         return out
 
@@ -62,6 +97,20 @@ async def partitions_of(kafka: Any, topic_names: list[str]) -> list[TopicPartiti
         for topic in described
         for partition in topic["partitions"]
     )
+
+
+async def missing_history(kafka: Any, topic_names: list[str]) -> list[MissingOffsets]:
+    """Every partition of `topic_names` whose log start offset (earliest still held) is above 0."""
+    partitions = await partitions_of(kafka, topic_names)
+    if not partitions:
+        return []
+    consumer = AIOKafkaConsumer(**client_options(kafka), enable_auto_commit=False)  # no group: reads nothing
+    await consumer.start()
+    try:
+        starts = await consumer.beginning_offsets(partitions)
+    finally:
+        await consumer.stop()
+    return [MissingOffsets(tp.topic, tp.partition, starts[tp]) for tp in partitions if starts[tp] > 0]
 
 
 FETCH_STEP = 2000
@@ -161,6 +210,19 @@ async def consume_to_end(
         await consumer.stop()
 
 
+def _subscription(definition: ServiceDefinition) -> tuple[ServiceRuntime, Subscription]:
+    """The service's own consumer, as it runs live: same handlers, same group, same topics."""
+    from qaf_reporting.app import CONSUMER
+
+    runtime = ServiceRuntime(definition)
+    return runtime, next(s for s in definition.subscriptions(runtime) if s.consumer == CONSUMER)
+
+
+def input_topics(definition: ServiceDefinition) -> list[str]:
+    prefix = definition.settings.kafka.topic_prefix
+    return [prefix + t.name for t in _subscription(definition)[1].topics]
+
+
 async def replay_into(
     definition: ServiceDefinition,
     pool: asyncpg.Pool,
@@ -169,6 +231,8 @@ async def replay_into(
     publish: bool = True,
     reset: bool = True,
 ) -> ReplayStats:
+    """Empty the figures and rebuild them from whatever the input topics hold (no history check:
+    `replay_from_zero` makes it)."""
     from qaf_reporting.app import CONSUMER
 
     settings = definition.settings
@@ -181,9 +245,7 @@ async def replay_into(
     producer = make_producer(settings.kafka)
     await producer.start()
     try:
-        # the service's own consumer, as it runs live: same handlers, same group
-        runtime = ServiceRuntime(definition)
-        subscription = next(s for s in definition.subscriptions(runtime) if s.consumer == CONSUMER)
+        runtime, subscription = _subscription(definition)
         applier = runtime.event_consumer(subscription, pool, producer)
         started = time.perf_counter()
         result = ReplayStats()
@@ -206,13 +268,30 @@ async def replay_into(
         await producer.stop()
 
 
-async def replay_from_zero(definition: ServiceDefinition, *, publish: bool = True) -> ReplayStats:
+async def checked_history(definition: ServiceDefinition, *, accept_truncated_history: bool) -> list[MissingOffsets]:
+    """The input offsets the broker no longer holds; raises TruncatedHistory unless they are accepted."""
+    missing = await missing_history(definition.settings.kafka, input_topics(definition))
+    if missing and not accept_truncated_history:
+        raise TruncatedHistory(missing)
+    for gap in missing:
+        log.warning("replay.history_truncated", topic=gap.topic, partition=gap.partition, missing_first=0,
+                    missing_last=gap.log_start - 1, missing_count=gap.log_start)
+    return missing
+
+
+async def replay_from_zero(
+    definition: ServiceDefinition, *, publish: bool = True, accept_truncated_history: bool = False
+) -> ReplayStats:
     settings = definition.settings
+    # first, before the schema is migrated or a table emptied: a refused replay changes nothing
+    missing = await checked_history(definition, accept_truncated_history=accept_truncated_history)
     url = await migrate_service(
         settings.database_url, definition.name, settings.db_role_password.get_secret_value(), definition.migrations_dir
     )
     pool = await connect_pool(url, definition.name, max_size=4)
     try:
-        return await replay_into(definition, pool, url, publish=publish)
+        stats = await replay_into(definition, pool, url, publish=publish)
+        stats.missing = missing
+        return stats
     finally:
         await pool.close()
