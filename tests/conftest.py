@@ -104,3 +104,16 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     from tests.support import reliability
 
     reliability.flush()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]
+    """A fault test's outcome goes on the reliability page, a failure in place of any earlier figure."""
+    from tests.support import reliability
+
+    outcome = yield
+    report = outcome.get_result()
+    if not reliability.is_fault_test(item.nodeid):
+        return
+    if report.when == "call" or (report.when == "setup" and not report.passed):
+        reliability.record_outcome(item.nodeid, report.outcome, report.longreprtext if report.failed else None)

@@ -192,3 +192,44 @@ async def _applied_in_order(conn: asyncpg.Connection) -> dict[str, tuple[int, An
         "JOIN probe.processed_events p ON p.event_id = s.event_id AND p.consumer = 'probe'"
     )
     return {row["key"]: (row["partition"], row["applied_at"]) for row in rows}
+
+
+async def test_a_replay_retries_a_failing_record_in_place_and_commits_only_once_it_has_passed(
+    database_url: str, kafka_settings: KafkaSettings, database: asyncpg.Connection
+) -> None:
+    """Reporting's pipelined replay (consume_to_end) keeps the same promise as the live consumer."""
+    from qaf_reporting.adapters.replay import consume_to_end
+    from qaf_shared.db import connect_pool, migrate_service
+    from qaf_shared.kafka import RetryPolicy, make_producer
+    from tests.support.probe import MIGRATIONS, recorder
+
+    await ensure_topics(kafka_settings)
+    valid = [f"R-{i}" for i in range(40)]
+    await produce(kafka_settings, case_opened("FLAKY2-R"), *(case_opened(key) for key in valid),
+                  case_opened("BUG-R"))
+    url = await migrate_service(database_url, "probe", "probe-password", MIGRATIONS)
+    pool = await connect_pool(url, "probe")
+    producer = make_producer(kafka_settings)
+    await producer.start()
+    handler = recorder("replay")
+    applier = EventConsumer(name="probe", pool=pool, producer=producer, handlers={"case-opened": handler},
+                            retry=RetryPolicy(backoff_s=0.05, max_attempts=3), topic_prefix=kafka_settings.topic_prefix)
+    group = kafka_settings.topic_prefix + "replay-probe"
+    try:
+        outcome, retries = await consume_to_end(applier, _Settings(kafka_settings),
+                                                [kafka_settings.topic_prefix + topics.CASES.name], group, batch_size=7)
+    finally:
+        await producer.stop()
+        await pool.close()
+    result = await tally(database, [*valid, "FLAKY2-R"], kafka_settings)
+    assert (result.lost, result.doubled, result.unsent) == ([], [], [])
+    assert (result.dead_lettered, result.dead_letter_copies) == (1, 1), "BUG-R, after three tries"
+    assert (outcome.applied, outcome.dead_lettered) == (len(valid) + 1, 1)
+    # FLAKY2-R fails in its batch and once alone (one retry); BUG-R fails alone three times (two retries)
+    assert retries >= 1 + 2
+    assert await committed_to_end(kafka_settings, group)
+
+
+class _Settings:
+    def __init__(self, kafka: KafkaSettings) -> None:
+        self.kafka = kafka

@@ -36,6 +36,11 @@ class KafkaSettings(BaseSettings):
     ssl_cafile: str | None = Field(default=None, description="CA bundle (PEM) that signed the brokers' certificates.")
     ssl_certfile: str | None = Field(default=None, description="Client certificate (PEM), for mutual TLS.")
     ssl_keyfile: str | None = Field(default=None, description="Client private key (PEM), for mutual TLS.")
+    request_timeout_ms: int = Field(
+        default=40_000,
+        ge=1_000,
+        description="How long a publish waits for the brokers before it fails (and the platform retries it).",
+    )
     dlq_retention_days: int = Field(
         default=30, ge=1, description="How long a dead-letter topic keeps its messages (set when topics are made)."
     )

@@ -40,6 +40,7 @@ def make_producer(settings: KafkaSettings, **overrides: Any) -> AIOKafkaProducer
         "enable_idempotence": True,
         "max_request_size": MAX_MESSAGE_BYTES,
         "linger_ms": 2,
+        "request_timeout_ms": settings.request_timeout_ms,
     }
     return AIOKafkaProducer(**{**options, **overrides})
 

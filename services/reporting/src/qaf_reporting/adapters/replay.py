@@ -30,7 +30,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from qaf_shared.db import connect_pool, migrate_service
 from qaf_shared.kafka import OutboxRelay, client_options, ensure_topics, make_producer
-from qaf_shared.kafka.consumer import TRANSIENT_ERRORS
+from qaf_shared.kafka.consumer import classify
 from qaf_shared.kafka import BatchOutcome, EventConsumer, PreparedBatch
 from qaf_shared.runtime import ServiceDefinition, ServiceRuntime, Subscription, tune_gc
 
@@ -147,13 +147,28 @@ async def consume_to_end(
     retries = 0
 
     async def apply(batch: PreparedBatch) -> BatchOutcome:
+        """Apply a batch whole: what fails is retried in place, until applied or dead-lettered."""
         nonlocal retries
+        total = BatchOutcome()
         while True:
             try:
-                return await applier.apply_prepared(batch)
-            except TRANSIENT_ERRORS:
+                outcome = await applier.apply_prepared(batch)
+            except Exception as exc:
+                # as the live consumer does: a whole batch failing is retried without end
                 retries += 1
-                await asyncio.sleep(applier.retry_backoff_s)
+                log.warning("replay.retrying", error=type(exc).__name__, kind=classify(exc).value)
+                await asyncio.sleep(applier.retry.delay(retries))
+                continue
+            held = BatchOutcome(rewind=outcome.rewind)
+            outcome.rewind = {}
+            total.add(outcome)
+            if not held.rewind:
+                return total
+            # records that failed unexpectedly (and those behind them on their partitions) are tried again
+            # after the backoff; the consumer dead-letters one once it has failed too often
+            retries += 1
+            await asyncio.sleep(max(rewind.delay_s for rewind in held.rewind.values()))
+            batch = PreparedBatch(items=[item for item in batch.items if held.holds(item.record)])
 
     in_flight: asyncio.Task[BatchOutcome] | None = None
     in_flight_commits: dict[TopicPartition, int] = {}
