@@ -5,15 +5,11 @@ and the reporting service side by side, in-process, on their own PostgreSQL serv
 from __future__ import annotations
 
 import asyncio
-import uuid
-from collections.abc import AsyncIterator
 from datetime import date
 
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 
-from qaf_devstack.ephemeral import free_port_block
-from qaf_devstack.paths import VAR
 from qaf_devstack.postgres import EmbeddedPostgres
 from qaf_shared.contracts import CaseOpened
 from qaf_shared.contracts.examples import EXAMPLES
@@ -29,15 +25,6 @@ from tests.support.probe import probe_definition
 from tests.support.services import running
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults]
-
-
-@pytest.fixture
-async def server() -> AsyncIterator[EmbeddedPostgres]:
-    """A PostgreSQL server of this test's own, so stopping it disturbs no other test."""
-    server = EmbeddedPostgres(port=free_port_block(1), root=VAR / "test" / f"pg-outage-{uuid.uuid4().hex[:6]}")
-    await asyncio.to_thread(server.start)
-    yield server
-    await asyncio.to_thread(server.destroy)
 
 
 def case_opened(case_id: str):
