@@ -28,6 +28,7 @@ from qaf_shared.vocabulary import LegalStatus, Service
 from tests.conftest import eventually
 from tests.support import reliability
 from tests.support.processes import ProbeProcess
+from tests.support.tally import applied_keys
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults, pytest.mark.cluster]
 
@@ -130,14 +131,15 @@ async def test_a_partition_leader_sigkilled_under_load_loses_no_acknowledged_eve
                                   len(acknowledged), acknowledged),
             timeout=180, interval=0.5,
         )
-        applied_keys = await conn.fetch("SELECT key, times FROM probe.applications")
-        times = {row["key"]: row["times"] for row in applied_keys}
+        times = await applied_keys(conn)  # key → applications (one `seen` row each)
         lost = [key for key in acknowledged if key not in times]
         doubled = [key for key, n in times.items() if n > 1]
+        dead_lettered = await conn.fetchval("SELECT count(*) FROM probe.dead_letters")
         assert counts[victim_id] >= 1 and sent_at_kill < len(sent), "the kill came while events were flowing"
         assert not lost, f"{len(lost)} acknowledged events were never applied"
         assert not doubled, f"{len(doubled)} events applied more than once"
         assert set(times) <= set(sent), "nothing applied that was not sent"
+        assert dead_lettered == 0, "valid events are never dead-lettered"
         reliability.record(
             "broker failure (leader SIGKILLed)",
             f"A producer (acks=all, idempotence) publishes at {rate}/s to a three-node cluster (replication 3, "
@@ -146,7 +148,7 @@ async def test_a_partition_leader_sigkilled_under_load_loses_no_acknowledged_eve
             events_sent=len(sent), acknowledged=len(acknowledged), refused_to_producer=refused,
             partitions_led_by_killed_broker=f"{counts[victim_id]} of {len(led)}", leadership_moved_after_s=round(failover_s, 1),
             broker_down_s=round(asyncio.get_running_loop().time() - killed_at, 1),
-            lost=len(lost), doubled=len(doubled),
+            lost=len(lost), doubled=len(doubled), dead_lettered=dead_lettered,
         )
     finally:
         stop.set()
