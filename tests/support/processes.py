@@ -23,6 +23,9 @@ class ProbeProcess:
                      kafka.topic_prefix]
         if crash_key:
             self.args.append(crash_key)
+        # QAF_FAULTS_BREAK_DEDUP=1 switches deduplication off in every probe process, to see the fault
+        # tests fail as they must when the consumer applies an event twice.
+        deduplicate = deduplicate and os.environ.get("QAF_FAULTS_BREAK_DEDUP") != "1"
         self.env = {**os.environ, "PYTHONUNBUFFERED": "1", "QAF_PROBE_INSTANCE": instance,
                     "QAF_PROBE_NO_DEDUP": "0" if deduplicate else "1"}
         self.process: subprocess.Popen[str] | None = None
