@@ -1,4 +1,4 @@
-"""The command line every service shares: serve, migrate, tokens."""
+"""The command line every service shares: serve, migrate, tokens, outbox."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 from qaf_shared.db import connect_pool, migrate_service
 from qaf_shared.http.auth import ROLES, TokenStore
+from qaf_shared.kafka import outbox
 from qaf_shared.logging import configure_logging
 from qaf_shared.runtime import ServiceDefinition, serve
 
@@ -42,6 +43,31 @@ async def _tokens(definition: ServiceDefinition, args: argparse.Namespace) -> in
         await pool.close()
 
 
+async def _outbox(definition: ServiceDefinition, args: argparse.Namespace) -> int:
+    url = await _migrate(definition)
+    pool = await connect_pool(url, definition.name)
+    try:
+        async with pool.acquire() as conn:
+            if args.outbox_command == "requeue":
+                outbox_id = await outbox.requeue(conn, args.id)
+                if outbox_id is None:
+                    print(f"no quarantined row with id {args.id}", file=sys.stderr)
+                    return 1
+                print(f"requeued {args.id} as outbox row {outbox_id}")
+                return 0
+            rows = await outbox.quarantined(conn)
+        if not rows:
+            print("the outbox quarantine is empty", file=sys.stderr)
+        for row in rows:
+            print(
+                f"{row['id']}  {row['event_id']}  {row['topic']:<20} {row['event_type']:<26} "
+                f"{row['size']:>9} B  {row['quarantined_at'].isoformat(timespec='seconds')}  {row['reason']}"
+            )
+        return 0
+    finally:
+        await pool.close()
+
+
 # A service adds its own subcommands: `extend(subparsers)` registers them and returns, per command
 # name, the function that runs it with the service definition and the parsed arguments.
 CommandRunner = Callable[[ServiceDefinition, argparse.Namespace], int]
@@ -66,6 +92,11 @@ def service_main(
     revoke = token_commands.add_parser("revoke")
     revoke.add_argument("token_id")
     token_commands.add_parser("list")
+    outbox_parser = commands.add_parser("outbox", help="list and requeue outbox rows Kafka refused for good")
+    outbox_commands = outbox_parser.add_subparsers(dest="outbox_command", required=True)
+    outbox_commands.add_parser("quarantined", help="id, event id, topic, event type, size, when and why")
+    requeue = outbox_commands.add_parser("requeue", help="move a quarantined row back into the outbox")
+    requeue.add_argument("id", type=int, help="its id, as `outbox quarantined` lists it")
     extra = extend(commands) if extend is not None else {}
     args = parser.parse_args(argv)
 
@@ -80,6 +111,8 @@ def service_main(
             asyncio.run(_migrate(definition))
             print(f"{definition.name}: schema is up to date")
             return 0
+        if args.command == "outbox":
+            return asyncio.run(_outbox(definition, args))
         return asyncio.run(_tokens(definition, args))
     except (ValueError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)

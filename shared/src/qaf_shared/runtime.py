@@ -160,6 +160,7 @@ class ServiceRuntime:
             producer=self.producer,
             poll_interval_s=settings.outbox_poll_interval_s,
             topic_prefix=settings.kafka.topic_prefix,
+            retention_s=settings.outbox_retention_days * 86400,
         )
         self._tasks.append(asyncio.create_task(self.relay.run(), name=f"{self.name}-outbox"))
         for task in self.definition.background:
