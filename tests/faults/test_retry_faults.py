@@ -98,9 +98,8 @@ async def test_the_broker_stopping_while_a_poison_record_is_dead_lettered_loses_
             applied_while_down = await applied_count(conn)
             await asyncio.to_thread(broker.start_node, node)
             await wait_until_ready(broker.bootstrap_servers, 1, timeout=120)
-            await eventually(lambda: _at_least(applied_count(conn), total), timeout=300, interval=0.5)
+            await drained(probe, conn, settings, total)
             await eventually(lambda: conn.fetchval("SELECT count(*) = 3 FROM probe.dead_letters"), timeout=120)
-            await eventually(lambda: committed_to_end(settings, probe.runtime.consumer_group("probe")), timeout=120)
         result = await tally(conn, keys(valid), settings)
     finally:
         await conn.close()
@@ -142,9 +141,7 @@ async def test_postgres_turning_read_only_mid_stream_is_retried_and_nothing_is_d
             await admin.execute("ALTER SYSTEM RESET default_transaction_read_only")
             await admin.fetchval("SELECT pg_reload_conf()")
             await publisher
-            await eventually(lambda: _at_least(applied_count(admin), total), timeout=180, interval=0.5)
-            await eventually(lambda: committed_to_end(kafka_settings, probe.runtime.consumer_group("probe")),
-                             timeout=60)
+            await drained(probe, admin, kafka_settings, total)
         result = await tally(admin, keys(sent), kafka_settings)
     finally:
         await admin.execute("ALTER SYSTEM RESET default_transaction_read_only")
@@ -189,9 +186,7 @@ async def test_a_statement_timeout_on_the_apply_is_retried_and_nothing_is_dead_l
             finally:
                 await locker.close()
             await publisher
-            await eventually(lambda: _at_least(applied_count(admin), total), timeout=180, interval=0.5)
-            await eventually(lambda: committed_to_end(kafka_settings, probe.runtime.consumer_group("probe")),
-                             timeout=60)
+            await drained(probe, admin, kafka_settings, total)
         result = await tally(admin, keys(sent), kafka_settings)
     finally:
         await admin.execute(f'ALTER ROLE qaf_probe IN DATABASE "{database}" RESET statement_timeout')
@@ -205,6 +200,12 @@ async def test_a_statement_timeout_on_the_apply_is_retried_and_nothing_is_dead_l
         events=total, lock_held_s=lock_s, partitions_held=len(held),
         transient_retries=int(retries("transient") - before), **result.figures(),
     )
+
+
+async def drained(probe: Any, conn: asyncpg.Connection, settings: KafkaSettings, total: int) -> None:
+    """Wait until the probe has applied `total` distinct events and committed every offset."""
+    await eventually(lambda: _at_least(applied_count(conn), total), timeout=300, interval=0.5)
+    await eventually(lambda: committed_to_end(settings, probe.runtime.consumer_group("probe")), timeout=120)
 
 
 async def _held(probe: Any) -> list[dict[str, Any]] | None:
