@@ -38,7 +38,7 @@ from uuid import UUID
 import asyncpg
 import structlog
 from aiokafka import AIOKafkaProducer, ConsumerRecord, TopicPartition
-from aiokafka.errors import MessageSizeTooLargeError
+from aiokafka.errors import IllegalStateError, MessageSizeTooLargeError
 
 from qaf_shared.envelope import ContractViolation, Envelope, decode
 from qaf_shared.kafka.connection import MAX_MESSAGE_BYTES
@@ -571,8 +571,14 @@ class EventConsumer:
         loop = asyncio.get_running_loop()
         for (topic, partition), rewind in rewinds.items():
             tp = TopicPartition(topic, partition)
-            consumer.seek(tp, rewind.offset)
-            consumer.pause(tp)
+            try:
+                consumer.seek(tp, rewind.offset)
+                consumer.pause(tp)
+            except IllegalStateError:
+                # revoked while the batch was applied: not ours to commit, its next owner starts at the
+                # committed offset, which never passed this record; the other partitions are still held
+                log.info("consumer.partition_gone", topic=topic, partition=partition, offset=rewind.offset)
+                continue
             self._paused.add(tp)
             loop.call_later(rewind.delay_s, self._resume, consumer, tp)
             log.info("consumer.partition_held", topic=topic, partition=partition, offset=rewind.offset,
