@@ -7,11 +7,11 @@ import asyncio
 import sys
 from collections.abc import Callable
 
-from qaf_shared.db import connect_pool, migrate_service
+from qaf_shared.db import migrate_service
 from qaf_shared.http.auth import ROLES, TokenStore
 from qaf_shared.kafka import outbox
 from qaf_shared.logging import configure_logging
-from qaf_shared.runtime import ServiceDefinition, serve
+from qaf_shared.runtime import ServiceDefinition, migrated_pool, serve
 
 
 async def _migrate(definition: ServiceDefinition) -> str:
@@ -22,9 +22,7 @@ async def _migrate(definition: ServiceDefinition) -> str:
 
 
 async def _tokens(definition: ServiceDefinition, args: argparse.Namespace) -> int:
-    url = await _migrate(definition)
-    pool = await connect_pool(url, definition.name)
-    try:
+    async with migrated_pool(definition) as pool:
         store = TokenStore(pool)
         if args.tokens_command == "create":
             token_id, token = await store.create(args.principal, args.role)
@@ -39,33 +37,26 @@ async def _tokens(definition: ServiceDefinition, args: argparse.Namespace) -> in
                 state = "revoked" if row["revoked_at"] else "active"
                 print(f"{row['token_id']}  {row['role']:<13} {row['principal']:<24} {state}")
         return 0
-    finally:
-        await pool.close()
 
 
 async def _outbox(definition: ServiceDefinition, args: argparse.Namespace) -> int:
-    url = await _migrate(definition)
-    pool = await connect_pool(url, definition.name)
-    try:
-        async with pool.acquire() as conn:
-            if args.outbox_command == "requeue":
-                outbox_id = await outbox.requeue(conn, args.id)
-                if outbox_id is None:
-                    print(f"no quarantined row with id {args.id}", file=sys.stderr)
-                    return 1
-                print(f"requeued {args.id} as outbox row {outbox_id}")
-                return 0
-            rows = await outbox.quarantined(conn)
-        if not rows:
-            print("the outbox quarantine is empty", file=sys.stderr)
-        for row in rows:
-            print(
-                f"{row['id']}  {row['event_id']}  {row['topic']:<20} {row['event_type']:<26} "
-                f"{row['size']:>9} B  {row['quarantined_at'].isoformat(timespec='seconds')}  {row['reason']}"
-            )
-        return 0
-    finally:
-        await pool.close()
+    async with migrated_pool(definition) as pool, pool.acquire() as conn:
+        if args.outbox_command == "requeue":
+            outbox_id = await outbox.requeue(conn, args.id)
+            if outbox_id is None:
+                print(f"no quarantined row with id {args.id}", file=sys.stderr)
+                return 1
+            print(f"requeued {args.id} as outbox row {outbox_id}")
+            return 0
+        rows = await outbox.quarantined(conn)
+    if not rows:
+        print("the outbox quarantine is empty", file=sys.stderr)
+    for row in rows:
+        print(
+            f"{row['id']}  {row['event_id']}  {row['topic']:<20} {row['event_type']:<26} "
+            f"{row['size']:>9} B  {row['quarantined_at'].isoformat(timespec='seconds')}  {row['reason']}"
+        )
+    return 0
 
 
 # A service adds its own subcommands: `extend(subparsers)` registers them and returns, per command

@@ -81,6 +81,22 @@ def tune_gc() -> None:
 BackgroundTask = Callable[["ServiceRuntime"], Awaitable[None]]
 
 
+def periodic(work: BackgroundTask, interval_s: float, *, name: str | None = None) -> BackgroundTask:
+    """A background task that runs `work` at once, then every `interval_s` seconds until the service stops.
+
+    The runtime keeps it alive across failures (`ServiceRuntime._supervise`); a stop interrupts the wait.
+    """
+
+    async def every(runtime: ServiceRuntime) -> None:
+        while not runtime.stopping.is_set():
+            await work(runtime)
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(runtime.stopping.wait(), timeout=interval_s)
+
+    every.__name__ = every.__qualname__ = name or getattr(work, "__name__", "periodic")
+    return every
+
+
 @dataclass
 class ServiceDefinition:
     name: str
@@ -261,6 +277,20 @@ class ServiceRuntime:
             readiness=self.readiness,
             retrying=self.retrying,
         )
+
+
+@contextlib.asynccontextmanager
+async def migrated_pool(definition: ServiceDefinition, *, max_size: int = 5) -> AsyncIterator[asyncpg.Pool]:
+    """The service's schema brought up to date, and a pool on its own role (for CLI commands and tools)."""
+    settings = definition.settings
+    url = await migrate_service(
+        settings.database_url, definition.name, settings.db_role_password.get_secret_value(), definition.migrations_dir
+    )
+    pool = await connect_pool(url, definition.name, max_size=max_size)
+    try:
+        yield pool
+    finally:
+        await pool.close()
 
 
 def serve(definition: ServiceDefinition) -> None:
