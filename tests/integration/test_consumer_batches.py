@@ -9,6 +9,7 @@ import asyncpg
 import pytest
 from aiokafka import ConsumerRecord
 
+from qaf_shared.contracts import CaseOpened
 from qaf_shared.contracts.examples import EXAMPLES
 from qaf_shared.db import connect_pool, migrate_service
 from qaf_shared.envelope import new_envelope
@@ -34,7 +35,7 @@ async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
 
 
 def consumer(pool: asyncpg.Pool, *, batch_handler=None) -> EventConsumer:  # type: ignore[no-untyped-def]
-    handlers = {"case-opened": record}
+    handlers = {CaseOpened: record}
     return EventConsumer(name="probe", pool=pool, producer=None, handlers=handlers,  # type: ignore[arg-type]
                          batch_handler=batch_handler)
 
@@ -99,7 +100,7 @@ async def test_a_prepared_batch_that_cannot_be_applied_whole_is_split_and_only_t
     async def per_event(conn: asyncpg.Connection, event) -> None:  # type: ignore[no-untyped-def]
         raise AssertionError("what was prepared is applied by the batch handler, even alone")
 
-    applier = EventConsumer(name="probe", pool=pool, producer=producer, handlers={"case-opened": per_event},
+    applier = EventConsumer(name="probe", pool=pool, producer=producer, handlers={CaseOpened: per_event},
                             batch_handler=apply_prepared, prepare=prepare, topic_prefix=kafka_settings.topic_prefix)
     try:
         topic = kafka_settings.topic_prefix + "qaf.cases"

@@ -212,7 +212,7 @@ async def test_a_replay_retries_a_failing_record_in_place_and_commits_only_once_
     producer = make_producer(kafka_settings)
     await producer.start()
     handler = recorder("replay")
-    applier = EventConsumer(name="probe", pool=pool, producer=producer, handlers={"case-opened": handler},
+    applier = EventConsumer(name="probe", pool=pool, producer=producer, handlers={CaseOpened: handler},
                             retry=RetryPolicy(backoff_s=0.05, max_attempts=3), topic_prefix=kafka_settings.topic_prefix)
     group = kafka_settings.topic_prefix + "replay-probe"
     try:

@@ -62,7 +62,7 @@ async def test_poison_on_every_input_topic_is_dead_lettered_and_the_next_message
         subscriptions = definition.subscriptions(running_service.runtime)
         for subscription in subscriptions:
             for topic in subscription.topics:
-                event_types = [t for t in FIRST_EVENTS if t in subscription.handlers and REGISTRY[t].TOPIC == topic]
+                event_types = [t for t in FIRST_EVENTS if REGISTRY[t] in subscription.handlers and REGISTRY[t].TOPIC == topic]
                 assert event_types, f"{service} subscribes to {topic.name} but handles none of its events"
                 event_type = event_types[0]
                 poisons = poison_for(event_type)

@@ -11,6 +11,7 @@ import asyncpg
 from fastapi import APIRouter, Depends, Request
 
 from qaf_shared import topics
+from qaf_shared.contracts import CaseClosed, CaseOpened, CaseUpdated
 from qaf_shared.envelope import Envelope
 from qaf_shared.http import Principal, intake_router, require_role
 from qaf_shared.kafka import AfterCommit, EventHandler, PermanentFailure
@@ -99,7 +100,7 @@ def probe_definition(
             Subscription(
                 consumer="probe",
                 topics=(topics.CASES,),
-                handlers={"case-opened": handler, "case-updated": handler, "case-closed": handler},
+                handlers={CaseOpened: handler, CaseUpdated: handler, CaseClosed: handler},
                 after_commit=after_commit,
             )
         ]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,7 +30,7 @@ from qaf_shared.kafka import (
     AfterCommit,
     BatchHandler,
     EventConsumer,
-    EventHandler,
+    Handlers,
     OutboxRelay,
     Preparer,
     RetryPolicy,
@@ -51,7 +51,7 @@ class Subscription:
 
     consumer: str
     topics: tuple[Topic, ...]
-    handlers: Mapping[str, EventHandler]
+    handlers: Handlers
     # Optional: applies a whole batch of fresh events at once; the per-event handlers still serve
     # when a batch must be split to dead-letter one event.
     batch_handler: BatchHandler | None = None

@@ -12,8 +12,9 @@ from typing import Any
 
 import asyncpg
 
+from qaf_shared import contracts
 from qaf_shared.envelope import Envelope
-from qaf_shared.kafka import EventHandler, PermanentFailure
+from qaf_shared.kafka import Handlers, PermanentFailure
 
 from qaf_actions.adapters import repository
 from qaf_actions.services import Context, plan_in_force, reevaluate
@@ -33,8 +34,8 @@ class DriftConsumer:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
 
-    def handlers(self) -> dict[str, EventHandler]:
-        return {"theme-updated": self.apply_one, "action-milestone-updated": self.apply_one}
+    def handlers(self) -> Handlers:
+        return {contracts.ThemeUpdated: self.apply_one, contracts.ActionMilestoneUpdated: self.apply_one}
 
     async def apply_one(self, conn: asyncpg.Connection, event: Envelope[Any]) -> None:
         await self.apply_batch(conn, [event])
@@ -174,16 +175,16 @@ async def handle_complaint(conn: asyncpg.Connection, event: Envelope[Any]) -> No
     await repository.advance_clock(conn, event.occurred_at)
 
 
-LEDGER_HANDLERS: dict[str, EventHandler] = {
-    "audit-allocated": handle_audit_allocated,
-    "audit-reallocated": handle_audit_reallocated,
-    "audit-completed": handle_audit_completed,
-    "audit-overdue": handle_audit_overdue,
-    "practice-concern-raised": handle_practice_concern,
-    "escalation-raised": handle_escalation,
-    "escalation-progressed": handle_escalation,
-    "escalation-resolved": handle_escalation,
-    "escalation-overdue": handle_escalation,
-    "complaint-logged": handle_complaint,
-    "complaint-resolved": handle_complaint,
+LEDGER_HANDLERS: Handlers = {
+    contracts.AuditAllocated: handle_audit_allocated,
+    contracts.AuditReallocated: handle_audit_reallocated,
+    contracts.AuditCompleted: handle_audit_completed,
+    contracts.AuditOverdue: handle_audit_overdue,
+    contracts.PracticeConcernRaised: handle_practice_concern,
+    contracts.EscalationRaised: handle_escalation,
+    contracts.EscalationProgressed: handle_escalation,
+    contracts.EscalationResolved: handle_escalation,
+    contracts.EscalationOverdue: handle_escalation,
+    contracts.ComplaintLogged: handle_complaint,
+    contracts.ComplaintResolved: handle_complaint,
 }

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import asyncpg
 
-from qaf_shared import topics
+from qaf_shared import contracts, topics
 from qaf_shared.envelope import Envelope
 from qaf_shared.cli import service_main
 from qaf_shared.http import intake_router
@@ -41,11 +41,11 @@ def definition(settings: AllocationSettings | None = None, *,
                 consumer="allocation",
                 topics=(topics.CASES, topics.ALLOCATION_COMMANDS, topics.AUDITS),
                 handlers={
-                    "case-opened": handlers.handle_case_opened,
-                    "case-updated": handlers.handle_case_updated,
-                    "case-closed": handlers.handle_case_closed,
-                    "audit-completed": handlers.handle_audit_completed,
-                    "allocation-run-requested": functools.partial(handlers.handle_run_requested, ctx=ctx),
+                    contracts.CaseOpened: handlers.handle_case_opened,
+                    contracts.CaseUpdated: handlers.handle_case_updated,
+                    contracts.CaseClosed: handlers.handle_case_closed,
+                    contracts.AuditCompleted: handlers.handle_audit_completed,
+                    contracts.AllocationRunRequested: functools.partial(handlers.handle_run_requested, ctx=ctx),
                 },
             )
         ]

@@ -81,6 +81,3 @@ async def handle_run_requested(conn: asyncpg.Connection, event: Envelope[Allocat
         raise PermanentFailure(str(exc)) from None
     if not outcome.created:
         log.info("allocation.already_drawn", month=p.month, draw_id=outcome.draw_id)
-
-
-HANDLED_EVENTS = ("case-opened", "case-updated", "case-closed", "audit-completed", "allocation-run-requested")

@@ -13,7 +13,7 @@ import structlog
 
 from qaf_shared.contracts.allocation import AuditAllocated, AuditReallocated
 from qaf_shared.envelope import Envelope
-from qaf_shared.kafka import PermanentFailure
+from qaf_shared.kafka import Handlers, PermanentFailure
 
 from qaf_audits.adapters import repository
 from qaf_audits.domain.audits import Audit, AuditStatus
@@ -75,7 +75,7 @@ async def handle_audit_reallocated(conn: asyncpg.Connection, event: Envelope[Any
     )
 
 
-HANDLERS = {
-    AuditAllocated.EVENT_TYPE: handle_audit_allocated,
-    AuditReallocated.EVENT_TYPE: handle_audit_reallocated,
+HANDLERS: Handlers = {
+    AuditAllocated: handle_audit_allocated,
+    AuditReallocated: handle_audit_reallocated,
 }

@@ -4,7 +4,6 @@ or closed case can be refused. The latest state by event time wins."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
@@ -12,13 +11,13 @@ import asyncpg
 
 from qaf_shared.contracts import CaseClosed, CaseOpened, CaseUpdated
 from qaf_shared.envelope import Envelope
-from qaf_shared.kafka import EventHandler, PermanentFailure
+from qaf_shared.kafka import Handlers, PermanentFailure
 
 from qaf_escalations.adapters.repository import Repository
 from qaf_escalations.domain.clock import Clock
 
 
-def case_handlers(clock: Clock) -> Mapping[str, EventHandler]:
+def case_handlers(clock: Clock) -> Handlers:
     def not_in_future(event: Envelope[Any], field: str, value: date) -> None:
         today = clock.today()
         if value > today:
@@ -57,7 +56,7 @@ def case_handlers(clock: Clock) -> Mapping[str, EventHandler]:
         await advance(repo, event)
 
     return {
-        "case-opened": handle_case_opened,
-        "case-updated": handle_case_updated,
-        "case-closed": handle_case_closed,
+        CaseOpened: handle_case_opened,
+        CaseUpdated: handle_case_updated,
+        CaseClosed: handle_case_closed,
     }

@@ -41,7 +41,7 @@ def subscriptions(runtime: ServiceRuntime) -> list[Subscription]:
         Subscription(
             consumer=CONSUMER,
             topics=TOPICS,
-            handlers={event_type: handlers.apply_event for event_type in handlers.HANDLED_EVENTS},
+            handlers={payload: handlers.apply_event for payload in handlers.HANDLED_EVENTS},
             batch_handler=handlers.apply_effects,
             prepare=handlers.prepare,
             on_handled=figures_changed(runtime).set,

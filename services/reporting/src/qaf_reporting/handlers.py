@@ -10,7 +10,7 @@ from typing import Any
 
 import asyncpg
 
-from qaf_shared.envelope import Envelope
+from qaf_shared.envelope import REGISTRY, Envelope, Payload
 from qaf_shared.kafka import PermanentFailure
 
 from qaf_reporting.adapters import repository
@@ -34,4 +34,5 @@ async def apply_effects(conn: asyncpg.Connection, effects: Sequence[Effects]) ->
     await repository.apply(conn, effects)
 
 
-HANDLED_EVENTS: tuple[str, ...] = tuple(RULES)
+# The payload classes of every event type reporting counts.
+HANDLED_EVENTS: tuple[type[Payload], ...] = tuple(REGISTRY[event_type] for event_type in RULES)

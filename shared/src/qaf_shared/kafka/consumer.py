@@ -40,14 +40,17 @@ import structlog
 from aiokafka import AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.errors import IllegalStateError, MessageSizeTooLargeError
 
-from qaf_shared.envelope import ContractViolation, Envelope, decode
+from qaf_shared.envelope import ContractViolation, Envelope, Payload, decode
 from qaf_shared.kafka.connection import MAX_MESSAGE_BYTES
 from qaf_shared.metrics import DEAD_LETTERED, EVENTS_HANDLED, RETRIES, RETRYING_PARTITIONS, TRANSIENT_FAILURES
 from qaf_shared.topics import DLQ_SUFFIX, logical_name
 
 log = structlog.get_logger(__name__)
 
+# A handler takes the consumer's connection (its transaction records the event id) and the event; the
+# consumer's table of handlers is keyed by payload class, so `Envelope[CaseOpened]` says what it handles.
 EventHandler = Callable[[asyncpg.Connection, Envelope[Any]], Awaitable[None]]
+Handlers = Mapping[type[Payload], EventHandler]
 # Applies many events at once (set-based SQL); used for batches instead of the per-event handlers.
 # It takes the events fresh in this transaction: envelopes, or what `Preparer` made of each.
 BatchHandler = Callable[[asyncpg.Connection, Sequence[Any]], Awaitable[None]]
@@ -244,7 +247,7 @@ class EventConsumer:
     name: str
     pool: asyncpg.Pool
     producer: AIOKafkaProducer
-    handlers: Mapping[str, EventHandler]
+    handlers: Handlers
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     topic_prefix: str = ""
     batch_handler: BatchHandler | None = None
@@ -304,7 +307,7 @@ class EventConsumer:
             envelope = self._decode(record)
         except ContractViolation as exc:
             return None, str(exc)
-        if envelope.event_type not in self.handlers:
+        if type(envelope.payload) not in self.handlers:
             EVENTS_HANDLED.labels(self.name, envelope.event_type, "ignored").inc()
             return None, None
         prepared: Any = envelope
@@ -461,7 +464,7 @@ class EventConsumer:
                 await self.batch_handler(conn, [item.prepared for item in fresh])
             else:
                 for item in fresh:
-                    await self.handlers[item.event_type](conn, item.prepared)
+                    await self.handlers[type(item.prepared.payload)](conn, item.prepared)
         records = [item.record for item in items]
         if self.after_commit is not None:
             self.after_commit(records)
