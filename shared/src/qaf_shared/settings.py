@@ -62,7 +62,10 @@ class ServiceSettings(BaseSettings):
         description="Password of the service's own database role (created by `migrate`).",
     )
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
-    http_host: str = Field(default="127.0.0.1", description="Address the HTTP server binds (0.0.0.0 in a container).")
+    http_host: str = Field(
+        default="127.0.0.1",
+        description="Address the HTTP server binds; unset, the platform-wide QAF_HTTP_HOST (0.0.0.0 in the image).",
+    )
     http_port: int = Field(default=8000, description="HTTP port: API, /health, /ready, /metrics, /docs.")
     log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR (JSON logs on stderr).")
     outbox_poll_interval_s: float = Field(
@@ -99,4 +102,7 @@ class ServiceSettings(BaseSettings):
         # The service's own prefixed variable wins; then DATABASE_URL; then the embedded default.
         if not self.database_url:
             self.database_url = os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
+        # Likewise the bind address: the image sets the platform-wide QAF_HTTP_HOST (0.0.0.0).
+        if "http_host" not in self.model_fields_set and os.environ.get("QAF_HTTP_HOST"):
+            self.http_host = os.environ["QAF_HTTP_HOST"]
         return self

@@ -37,3 +37,13 @@ def test_each_service_has_probes_on_health_and_ready_resources_and_a_migration_j
     job = by_kind[("Job", f"{service}-migrate")]
     assert job["spec"]["template"]["spec"]["containers"][0]["command"] == [f"qaf-{service}", "migrate"]
     assert ("Service", service) in by_kind
+
+
+def test_every_service_image_is_built_from_the_one_template() -> None:
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    for service in SERVICES:
+        build = compose["services"][service]["build"]
+        assert build["dockerfile"] == "deploy/Dockerfile" and build["args"]["SERVICE"] == service
+    assert not list((ROOT / "services").glob("*/Dockerfile")), "no copy per service"
+    template = (ROOT / "deploy" / "Dockerfile").read_text()
+    assert 'uv sync --frozen --no-dev --package "qaf-$SERVICE"' in template
