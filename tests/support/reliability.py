@@ -72,10 +72,18 @@ def record_outcome(nodeid: str, outcome: str, error: str | None = None) -> None:
     if outcome == "failed":
         title = _recorded.get(nodeid, {}).get("title") or nodeid.split("::")[-1].replace("_", " ")
         _recorded[nodeid] = {"title": title, "summary": "The test failed; no figure from this run stands.",
-                             "figures": {"error": (error or "").strip().splitlines()[-1][:300] if error else ""},
-                             "outcome": "failed"}
+                             "figures": {"error": first_error_line(error)}, "outcome": "failed"}
     elif nodeid in _recorded:
         _recorded[nodeid]["outcome"] = outcome
+
+
+def first_error_line(report: str | None) -> str:
+    """What went wrong, from pytest's report: its first `E` line (the assertion's message), else its last line."""
+    lines = (report or "").strip().splitlines()
+    for line in lines:
+        if line.startswith("E "):
+            return line[1:].strip()[:300].replace("|", "/")
+    return lines[-1][:300].replace("|", "/") if lines else ""
 
 
 def flush() -> None:
