@@ -4,14 +4,19 @@ default and the configured number of days when set."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from typing import Any
 
 import pytest
+import structlog
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from structlog.testing import capture_logs
 
 from qaf_shared import topics
+from qaf_shared.kafka import admin as admin_module
 from qaf_shared.kafka import client_options, ensure_topics
 from qaf_shared.settings import KafkaSettings
 from tests.conftest import eventually
@@ -77,6 +82,21 @@ async def create(admin: AIOKafkaAdminClient, topic: NewTopic) -> None:
     await overrides(admin, topic.name)
 
 
+@contextmanager
+def admin_logs(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[dict[str, Any]]]:
+    """What ensure_topics logs. A fresh logger: structlog caches one's configuration on first use, so the
+    module's own logger, used by earlier tests in the session, would not see the capture."""
+    wrapper = structlog.get_config()["wrapper_class"]
+    # an in-process CLI call earlier in the session may have left the level at WARNING
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.INFO))
+    try:
+        with capture_logs() as logs:
+            monkeypatch.setattr(admin_module, "log", structlog.get_logger(admin_module.__name__))
+            yield logs
+    finally:
+        structlog.configure(wrapper_class=wrapper)
+
+
 async def test_every_topic_is_made_with_its_retention_and_dead_letters_keep_thirty_days(
     kafka_settings: KafkaSettings, admin: AIOKafkaAdminClient
 ) -> None:
@@ -93,13 +113,13 @@ async def test_every_topic_is_made_with_its_retention_and_dead_letters_keep_thir
 
 
 async def test_a_topic_made_with_one_hour_is_corrected_and_keeps_its_other_overrides(
-    kafka_settings: KafkaSettings, admin: AIOKafkaAdminClient
+    kafka_settings: KafkaSettings, admin: AIOKafkaAdminClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     audits = kafka_settings.topic_prefix + "qaf.audits"
     await create(admin, NewTopic(audits, 6, 1, topic_configs={"retention.ms": "3600000", "segment.ms": "600000"}))
     assert (await overrides(admin, audits))["retention.ms"] == "3600000"
 
-    with capture_logs() as logs:
+    with admin_logs(monkeypatch) as logs:
         created = await ensure_topics(kafka_settings, (topics.AUDITS,))
     assert created == [audits + ".dlq"]
     # AlterConfigs replaces every override: segment.ms survives because it was sent back with retention.ms
@@ -109,18 +129,18 @@ async def test_a_topic_made_with_one_hour_is_corrected_and_keeps_its_other_overr
                         "retention_ms_before": "3600000", "retention_ms": FOREVER}]
 
     # nothing differs any more: nothing is altered
-    with capture_logs() as logs:
+    with admin_logs(monkeypatch) as logs:
         assert await ensure_topics(kafka_settings, (topics.AUDITS,)) == []
     assert [e for e in logs if e["event"] == "kafka.topic_retention_changed"] == []
 
 
 async def test_a_topic_on_the_brokers_default_gets_an_explicit_retention(
-    kafka_settings: KafkaSettings, admin: AIOKafkaAdminClient
+    kafka_settings: KafkaSettings, admin: AIOKafkaAdminClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     cases = kafka_settings.topic_prefix + "qaf.cases"
     await create(admin, NewTopic(cases, 6, 1))  # as ensure_topics made them before retention was explicit
     assert "retention.ms" not in await overrides(admin, cases)
-    with capture_logs() as logs:
+    with admin_logs(monkeypatch) as logs:
         await ensure_topics(kafka_settings, (topics.CASES,))
     await settled(admin, cases, FOREVER)
     [change] = [e for e in logs if e["event"] == "kafka.topic_retention_changed"]
