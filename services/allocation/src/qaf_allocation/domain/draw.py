@@ -28,9 +28,9 @@ from collections import Counter, deque
 from collections.abc import Iterable, Mapping
 from datetime import date
 
+from qaf_shared.months import Month, add_months
 from qaf_shared.vocabulary import Service
 
-from qaf_allocation.domain.calendar import add_months, month_end
 from qaf_allocation.domain.model import (
     Allocation,
     Auditor,
@@ -224,7 +224,7 @@ def draw(
     prior_load = prior_load or {}
     roster = sorted(roster, key=lambda a: a.auditor_id)
     prefix = audit_id_prefix or f"A-{month}"
-    due_on = month_end(month)
+    due_on = Month.parse(month).last_day()
     window_start = add_months(as_of, -settings.window_months)
     population = list(population)
     if len({c.case_id for c in population}) != len(population):
