@@ -54,8 +54,6 @@ log = structlog.get_logger(__name__)
 SOURCE = "allocation"
 EVENT_NAMESPACE = uuid.UUID("8f4a1c1e-3f5b-4d6e-9a57-2b1c0d7e6f10")
 
-Events = list[Envelope[Any]]
-
 
 @dataclass
 class Context:
