@@ -90,7 +90,8 @@ async def test_a_run_draws_the_sample_once_and_emits_one_allocation_per_audit() 
 
 
 @pytest.mark.parametrize(("request_", "field", "message"), [
-    (october(as_of=date(2014, 4, 1), month="2014-04"), "as_of", "as_of 2014-04-01 is in the future (today is 2014-03-31)"),
+    (october(as_of=date(2014, 4, 1), month="2014-04"), "as_of",
+     "as_of 2014-04-01 is in the future (today is 2014-03-31)"),
     (october(as_of=date(2013, 11, 1)), "as_of", "as_of 2013-11-01 is not in month 2013-10"),
     (october(month="2013-13"), "month", "month '2013-13' must look like YYYY-MM"),
     (october(seed=-1), "seed", "seed must be between 0 and 2^63-1"),

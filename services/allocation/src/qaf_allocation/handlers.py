@@ -45,21 +45,23 @@ def _details(p: CaseOpened | CaseUpdated) -> CaseDetails:
 
 async def handle_case_opened(conn: asyncpg.Connection, event: Envelope[CaseOpened]) -> None:
     p = event.payload
-    await _log_stale(event, usecases.record_case_opened(_joined(conn), p.case_id, _details(p), p.opened_on,
-                                                        event.occurred_at))
+    await _apply_case_event(event, usecases.record_case_opened(_joined(conn), p.case_id, _details(p), p.opened_on,
+                                                               event.occurred_at))
 
 
 async def handle_case_updated(conn: asyncpg.Connection, event: Envelope[CaseUpdated]) -> None:
     p = event.payload
-    await _log_stale(event, usecases.record_case_updated(_joined(conn), p.case_id, _details(p), event.occurred_at))
+    await _apply_case_event(event, usecases.record_case_updated(_joined(conn), p.case_id, _details(p),
+                                                                event.occurred_at))
 
 
 async def handle_case_closed(conn: asyncpg.Connection, event: Envelope[CaseClosed]) -> None:
     p = event.payload
-    await _log_stale(event, usecases.record_case_closed(_joined(conn), p.case_id, p.closed_on, event.occurred_at))
+    await _apply_case_event(event, usecases.record_case_closed(_joined(conn), p.case_id, p.closed_on,
+                                                               event.occurred_at))
 
 
-async def _log_stale(event: Envelope[Any], applying: Awaitable[CaseChange]) -> None:
+async def _apply_case_event(event: Envelope[Any], applying: Awaitable[CaseChange]) -> None:
     with _refusals_are_permanent():
         change = await applying
     if not change.applied:

@@ -17,7 +17,15 @@ from qaf_shared.vocabulary import Service
 from qaf_allocation import usecases
 from qaf_allocation.adapters.repository import Repository
 from qaf_allocation.domain.model import Absence, Auditor
-from qaf_allocation.views import AuditorView, MonthView, PopulationView, RosterChangeView, RosterView, RunView, TargetView
+from qaf_allocation.views import (
+    AuditorView,
+    MonthView,
+    PopulationView,
+    RosterChangeView,
+    RosterView,
+    RunView,
+    TargetView,
+)
 
 ADMIN = require_role("qa-admin")
 READ = require_role("qa-admin", "reporting", "lead-auditor")
@@ -63,7 +71,7 @@ class RunIn(BaseModel):
     redraw: bool = Field(default=False, description="Supersede the month's existing draw (recorded).")
 
 
-Unit = Annotated[PostgresUnitOfWork[Repository], Depends(unit_of_work(Repository))]
+RequestUnitOfWork = Annotated[PostgresUnitOfWork[Repository], Depends(unit_of_work(Repository))]
 
 
 def build_router(ctx: usecases.Context) -> APIRouter:
@@ -73,17 +81,18 @@ def build_router(ctx: usecases.Context) -> APIRouter:
     # ------------------------------------------------------------------ roster
 
     @router.get("/roster", summary="The auditor roster")
-    async def list_roster(uow: Unit, _: Principal = Depends(READ)) -> RosterView:
+    async def list_roster(uow: RequestUnitOfWork, _: Principal = Depends(READ)) -> RosterView:
         return RosterView.of(await usecases.roster(uow))
 
     @router.get("/roster/{auditor_id}", summary="One auditor")
-    async def get_auditor(uow: Unit, auditor_id: AuditorId, _: Principal = Depends(READ)) -> AuditorView:
+    async def get_auditor(uow: RequestUnitOfWork, auditor_id: AuditorId,
+                          _: Principal = Depends(READ)) -> AuditorView:
         return AuditorView.of(await usecases.get_auditor(uow, auditor_id))
 
     @router.put("/roster/{auditor_id}", summary="Add or replace an auditor; their open audits move if they "
                 "are no longer available for them", responses={201: {"model": RosterChangeView}})
     async def put_auditor(
-        uow: Unit, response: Response, auditor_id: AuditorId, body: AuditorIn,
+        uow: RequestUnitOfWork, response: Response, auditor_id: AuditorId, body: AuditorIn,
         as_of: Annotated[date | None, Query(description="When the change takes effect (default: when a new "
                                             "absence starts, else today).")] = None,
         _: Principal = Depends(ADMIN),
@@ -94,7 +103,7 @@ def build_router(ctx: usecases.Context) -> APIRouter:
 
     @router.post("/roster/{auditor_id}/absences", status_code=200,
                  summary="Record an absence; open audits falling due in it move to other auditors")
-    async def add_absence(uow: Unit, auditor_id: AuditorId, body: AbsenceIn,
+    async def add_absence(uow: RequestUnitOfWork, auditor_id: AuditorId, body: AbsenceIn,
                           _: Principal = Depends(ADMIN)) -> RosterChangeView:
         outcome = await usecases.add_absence(uow, auditor_id, Absence(body.starts_on, body.ends_on))
         return RosterChangeView.of(outcome)
@@ -102,21 +111,22 @@ def build_router(ctx: usecases.Context) -> APIRouter:
     @router.delete("/roster/{auditor_id}", summary="Take an auditor off the roster (kept for history); their "
                    "open audits move to others")
     async def remove_auditor(
-        uow: Unit, auditor_id: AuditorId,
+        uow: RequestUnitOfWork, auditor_id: AuditorId,
         as_of: Annotated[date | None, Query(description="When they leave (default: today).")] = None,
         _: Principal = Depends(ADMIN),
     ) -> RosterChangeView:
         return RosterChangeView.of(await usecases.deactivate(uow, ctx, auditor_id, as_of))
 
     @router.put("/leads/{service}", summary="Make an auditor of the service its lead auditor")
-    async def put_lead(uow: Unit, service: Service, body: LeadIn, _: Principal = Depends(ADMIN)) -> AuditorView:
+    async def put_lead(uow: RequestUnitOfWork, service: Service, body: LeadIn,
+                       _: Principal = Depends(ADMIN)) -> AuditorView:
         return AuditorView.of(await usecases.set_lead(uow, service, body.auditor_id))
 
     # ------------------------------------------------------------------ runs
 
     @router.post("/runs", summary="Draw a month (once); with redraw, supersede the existing draw",
                  responses={201: {"model": RunView}})
-    async def run(uow: Unit, response: Response, body: Annotated[RunIn, Body()],
+    async def run(uow: RequestUnitOfWork, response: Response, body: Annotated[RunIn, Body()],
                   principal: Principal = Depends(ADMIN)) -> RunView:
         outcome = await usecases.run_month(uow, ctx, usecases.RunRequest(
             month=body.month, as_of=body.as_of, requested_by=principal.principal, trigger="api", seed=body.seed,
@@ -125,20 +135,20 @@ def build_router(ctx: usecases.Context) -> APIRouter:
         return RunView.of_run(await usecases.drawn_month(uow, body.month), outcome.created)
 
     @router.get("/months/{month}", summary="A month's allocations, with explanations, shortfall and draw history")
-    async def get_month(uow: Unit, month: Annotated[str, Path(description="YYYY-MM")],
+    async def get_month(uow: RequestUnitOfWork, month: Annotated[str, Path(description="YYYY-MM")],
                         _: Principal = Depends(READ)) -> MonthView:
         return MonthView.of(await usecases.drawn_month(uow, month))
 
     @router.get("/target", summary="Allocations and completions for the year against the 450-500 target, by service")
     async def get_target(
-        uow: Unit,
+        uow: RequestUnitOfWork,
         year: Annotated[int, Query(ge=2000, le=2100, description="The year the target year starts in (2013 = 2013-14).")],
         _: Principal = Depends(READ),
     ) -> TargetView:
         return TargetView.of(await usecases.target(uow, ctx, year))
 
     @router.get("/population", summary="Cases open in the window to a date, by service")
-    async def get_population(uow: Unit, as_of: Annotated[date, Query()],
+    async def get_population(uow: RequestUnitOfWork, as_of: Annotated[date, Query()],
                              _: Principal = Depends(READ)) -> PopulationView:
         return PopulationView.of(await usecases.population(uow, ctx, as_of))
 
