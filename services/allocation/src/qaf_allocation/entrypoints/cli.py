@@ -11,7 +11,7 @@ import asyncio
 import csv
 import json
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -77,8 +77,8 @@ def _unit(pool: asyncpg.Pool) -> PostgresUnitOfWork[Repository]:
     return PostgresUnitOfWork(pool, Repository)
 
 
-def _print(view: BaseModel | list[BaseModel]) -> None:
-    data = [v.model_dump(mode="json") for v in view] if isinstance(view, list) else view.model_dump(mode="json")
+def _print(view: BaseModel | Sequence[BaseModel]) -> None:
+    data = view.model_dump(mode="json") if isinstance(view, BaseModel) else [v.model_dump(mode="json") for v in view]
     print(json.dumps(data, indent=2))
 
 
