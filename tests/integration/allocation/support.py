@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from qaf_shared.clock import Clock, FixedClock
 from qaf_shared.contracts import CaseOpened
 from qaf_shared.envelope import Envelope, new_envelope
 from qaf_shared.settings import KafkaSettings
@@ -21,11 +21,11 @@ TEAMS = 4
 EVENT_TIME = datetime(2013, 6, 1, 9, tzinfo=UTC)
 
 
-def allocation_definition(database_url: str, kafka: KafkaSettings, *, clock: Callable[[], date] | None = None,
+def allocation_definition(database_url: str, kafka: KafkaSettings, *, clock: Clock | None = None,
                           **overrides: Any) -> ServiceDefinition:
     settings = AllocationSettings(database_url=database_url, kafka=kafka, consumer_retry_backoff_s=0.2,
                                   **{"scheduler_enabled": False, **overrides})
-    return definition(settings, clock=clock or (lambda: date(2014, 3, 31)))
+    return definition(settings, clock=clock or FixedClock(date(2014, 3, 31)))
 
 
 def roster_entries() -> dict[str, dict[str, Any]]:

@@ -12,7 +12,7 @@ import pytest
 from qaf_shared.cli import service_main
 from qaf_shared.settings import KafkaSettings
 
-from qaf_allocation.adapters.cli import extend
+from qaf_allocation.entrypoints.cli import extend
 from tests.integration.allocation.support import allocation_definition
 
 pytestmark = pytest.mark.integration

@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime
 import pytest
 
 from qaf_shared import topics
+from qaf_shared.clock import FixedClock
 from qaf_shared.contracts import AllocationRunRequested, AuditAllocated, CaseClosed, CaseUpdated
 from qaf_shared.envelope import decode, new_envelope
 from qaf_shared.settings import KafkaSettings
@@ -105,8 +106,8 @@ async def _known(service, headers, n: int) -> bool:  # type: ignore[no-untyped-d
 async def test_a_scheduled_run_draws_on_the_first_working_day_only(
     database_url: str, kafka_settings: KafkaSettings
 ) -> None:
-    today = [date(2013, 11, 30)]  # a Saturday: November's first working day has passed, so it is caught up
-    definition = allocation_definition(database_url, kafka_settings, clock=lambda: today[0],
+    today = FixedClock(date(2013, 11, 30))  # a Saturday: November's first working day has passed, so it is caught up
+    definition = allocation_definition(database_url, kafka_settings, clock=today,
                                        scheduler_enabled=True, scheduler_interval_s=0.2)
     async with running(definition) as service:
         admin = await service.token("U-QA-01", "qa-admin")
@@ -114,10 +115,10 @@ async def test_a_scheduled_run_draws_on_the_first_working_day_only(
         assert november["trigger"] == "scheduler" and november["as_of"] == "2013-11-01"
         assert november["allocated"] == 0
         assert [s["code"] for s in november["shortfall"]] == ["population"]
-        today[0] = date(2013, 12, 1)  # Sunday: December is not due yet
+        today.set(date(2013, 12, 1))  # Sunday: December is not due yet
         await asyncio.sleep(1.0)
         assert (await service.http.get("/allocation/months/2013-12", headers=admin)).status_code == 404
-        today[0] = date(2013, 12, 2)
+        today.set(date(2013, 12, 2))
         december = await eventually(lambda: _month(service, admin, "2013-12"), timeout=30)
         assert december["as_of"] == "2013-12-02" and december["requested_by"] == "scheduler"
 

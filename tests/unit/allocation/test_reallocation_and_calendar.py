@@ -4,19 +4,20 @@ from __future__ import annotations
 
 from datetime import date
 
+from qaf_shared.months import Month, add_months
 from qaf_shared.vocabulary import Service
 
-from qaf_allocation.domain.calendar import add_months, financial_year, first_working_day, month_end
 from qaf_allocation.domain.reallocation import HeldAudit, reallocate
-from qaf_allocation.domain.schedule import run_due
-from qaf_allocation.domain.target import yearly_target
+from qaf_allocation.domain.schedule import first_working_day, run_due
+from qaf_allocation.domain.target import financial_year, yearly_target
+from qaf_allocation.views import TargetView
 from tests.unit.allocation.fakes import auditor, case
 
 ABSENT = ((date(2013, 10, 14), date(2013, 11, 8)),)
 
 
 def held(audit_id: str, auditor_id: str = "A", *, team: str = "T-1", month: str = "2013-10") -> HeldAudit:
-    return HeldAudit(audit_id, case(f"C-{audit_id}", team=team), month, month_end(month), auditor_id, "L")
+    return HeldAudit(audit_id, case(f"C-{audit_id}", team=team), month, Month.parse(month).last_day(), auditor_id, "L")
 
 
 def test_an_absent_auditors_open_audits_move_to_the_least_loaded_auditor_who_may_take_them() -> None:
@@ -75,10 +76,11 @@ def test_month_arithmetic() -> None:
 
 
 def test_the_yearly_target_reports_against_450_to_500_by_service() -> None:
-    report = yearly_target("2013-14", "2013-04", "2014-03", target_min=450, target_max=500,
-                           allocated={Service.FIRST_RESPONSE: 300, Service.CHILDREN_IN_CARE: 200},
-                           completed={Service.FIRST_RESPONSE: 260, Service.CHILDREN_IN_CARE: 200},
-                           months_drawn=10).as_dict()
+    report = TargetView.of(yearly_target(
+        "2013-14", "2013-04", "2014-03", target_min=450, target_max=500,
+        allocated={Service.FIRST_RESPONSE: 300, Service.CHILDREN_IN_CARE: 200},
+        completed={Service.FIRST_RESPONSE: 260, Service.CHILDREN_IN_CARE: 200},
+        months_drawn=10)).model_dump(mode="json")
     assert report["allocated"] == 500 and report["completed"] == 460
     assert report["status"] == "within" and report["remaining_to_min"] == 0
     first = report["by_service"][0]

@@ -3,37 +3,36 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
-from typing import Any
-from datetime import date
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 
 from qaf_shared import contracts, topics
-from qaf_shared.envelope import Envelope
 from qaf_shared.cli import service_main
+from qaf_shared.clock import Clock, WallClock
+from qaf_shared.envelope import Envelope
 from qaf_shared.http import intake_router
 from qaf_shared.runtime import ServiceDefinition, ServiceRuntime, Subscription
 
 from qaf_allocation import handlers
-from qaf_allocation.adapters.cli import extend
-from qaf_allocation.adapters.http import build_router
-from qaf_allocation.adapters.scheduler import monthly_scheduler
-from qaf_allocation.application import Context, today_utc
+from qaf_allocation.adapters.repository import Repository
+from qaf_allocation.entrypoints.cli import extend
+from qaf_allocation.entrypoints.http import build_router
+from qaf_allocation.entrypoints.scheduler import monthly_scheduler
 from qaf_allocation.settings import AllocationSettings
+from qaf_allocation.usecases import Context
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 async def case_service(conn: asyncpg.Connection, event: Envelope[Any]) -> str | None:
     """The service holding a case, for intake events that name none (case-closed)."""
-    return await conn.fetchval("SELECT service FROM cases WHERE case_id = $1", event.payload.partition_key())
+    return await Repository(conn).case_service(event.payload.partition_key())
 
 
-def definition(settings: AllocationSettings | None = None, *,
-               clock: Callable[[], date] = today_utc) -> ServiceDefinition:
-    ctx = Context(settings or AllocationSettings(), clock)
+def definition(settings: AllocationSettings | None = None, *, clock: Clock | None = None) -> ServiceDefinition:
+    ctx = Context(settings or AllocationSettings(), clock or WallClock())
 
     def subscriptions(runtime: ServiceRuntime) -> list[Subscription]:
         return [

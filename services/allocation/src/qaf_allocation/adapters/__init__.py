@@ -1,1 +1,1 @@
-"""Kafka, PostgreSQL and HTTP adapters."""
+"""Outbound: the PostgreSQL repository."""

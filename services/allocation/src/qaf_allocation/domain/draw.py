@@ -25,12 +25,12 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter, deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import date
 
+from qaf_shared.months import Month, add_months
 from qaf_shared.vocabulary import Service
 
-from qaf_allocation.domain.calendar import add_months, month_end
 from qaf_allocation.domain.model import (
     Allocation,
     Auditor,
@@ -149,18 +149,10 @@ class _Matcher:
             return None
         # augmenting path: make room by moving held cases along a chain to an auditor with space
         parent: dict[int, tuple[int, str] | None] = {i: None for i in may}
-        queue = deque(sorted(may, key=self._key))
-        while queue:
-            x = queue.popleft()
-            for held in list(self.holds[x]):
-                for v in sorted(self.may(held), key=self._key):
-                    if v in parent:
-                        continue
-                    parent[v] = (x, held)
-                    if self.load[v] < self.cap[v]:
-                        self._give(case.case_id, self._shift_chain(parent, v))
-                        return None
-                    queue.append(v)
+        end = self._chain_to(parent, sorted(may, key=self._key), lambda v: self.load[v] < self.cap[v])
+        if end is not None:
+            self._give(case.case_id, self._shift_chain(parent, end))
+            return None
         del self.blocked[case.case_id]
         self._failed.add(blocked)
         return "every auditor free to audit it has reached capacity"
@@ -193,7 +185,17 @@ class _Matcher:
 
     def _move_from(self, u: int) -> bool:
         parent: dict[int, tuple[int, str] | None] = {u: None}
-        queue = deque([u])
+        end = self._chain_to(parent, [u], lambda v: self.load[v] <= self.load[u] - 2 and self.load[v] < self.cap[v])
+        if end is None:
+            return False
+        self._shift_chain(parent, end)
+        return True
+
+    def _chain_to(self, parent: dict[int, tuple[int, str] | None], start: list[int],
+                  wanted: Callable[[int], bool]) -> int | None:
+        """Breadth first from `start` along "holds a case that v may take" to the first `wanted` auditor,
+        recording in `parent` how each was reached (for `_shift_chain`); None when there is none."""
+        queue = deque(start)
         while queue:
             x = queue.popleft()
             for held in list(self.holds[x]):
@@ -201,11 +203,10 @@ class _Matcher:
                     if v in parent:
                         continue
                     parent[v] = (x, held)
-                    if self.load[v] <= self.load[u] - 2 and self.load[v] < self.cap[v]:
-                        self._shift_chain(parent, v)
-                        return True
+                    if wanted(v):
+                        return v
                     queue.append(v)
-        return False
+        return None
 
 
 def draw(
@@ -224,7 +225,7 @@ def draw(
     prior_load = prior_load or {}
     roster = sorted(roster, key=lambda a: a.auditor_id)
     prefix = audit_id_prefix or f"A-{month}"
-    due_on = month_end(month)
+    due_on = Month.parse(month).last_day()
     window_start = add_months(as_of, -settings.window_months)
     population = list(population)
     if len({c.case_id for c in population}) != len(population):

@@ -5,27 +5,36 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 
+from qaf_shared.errors import Conflict, Invalid, NotFound, field_location
 from qaf_shared.vocabulary import LegalStatus, Service
 
 
-class DomainError(ValueError):
-    """A rule was broken. `field` names what was wrong, when it is one input."""
-
-    def __init__(self, message: str, *, field: str | None = None) -> None:
-        super().__init__(message)
-        self.field = field
+# Allocation's refusals are also ValueErrors, as they have always been: the command line reports a
+# ValueError as bad input (exit status 2), and callers of the domain catch them so.
 
 
-class UnknownEntity(DomainError):
-    """The thing referred to does not exist (HTTP 404/422, Kafka: dead letter)."""
+class UnknownEntity(NotFound, ValueError):
+    """The thing referred to does not exist (HTTP 404, Kafka: dead letter)."""
 
 
-class IllegalChange(DomainError):
+class IllegalChange(Conflict, ValueError):
     """The change conflicts with what is stored (HTTP 409, Kafka: dead letter)."""
 
 
-class InvalidInput(DomainError):
-    """The input can never be accepted as it is (HTTP 422, Kafka: dead letter)."""
+class InvalidInput(Invalid, ValueError):
+    """The input can never be accepted as it is (HTTP 422, Kafka: dead letter).
+
+    Allocation's refusals have always read as the rule alone, over HTTP without a `field` key: its
+    clients parse them so, and the CLI and dead letters print them so.
+    """
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message, field=field)
+        self.message = message
+        self.args = (message,)
+
+    def detail(self) -> list[dict[str, object]]:
+        return [{"loc": field_location(self.field or ""), "msg": self.message, "type": "value_error"}]
 
 
 # --------------------------------------------------------------------------- cases
@@ -261,3 +270,90 @@ class DrawResult:
         for allocation in self.allocations:
             out[allocation.auditor_id] = out.get(allocation.auditor_id, 0) + 1
         return out
+
+
+# --------------------------------------------------------------------------- what is recorded
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedMove:
+    """A reallocation of an audit, as recorded."""
+
+    previous_auditor_id: str
+    auditor_id: str
+    effective_on: date
+    explanation: str
+
+
+@dataclass(frozen=True, slots=True)
+class StoredAllocation:
+    """An allocation as it stands now: who holds it, and what happened to it since the draw."""
+
+    audit_id: str
+    case_id: str
+    service: Service
+    team_id: str
+    team_manager_id: str
+    auditor_id: str
+    original_auditor_id: str
+    lead_auditor_id: str
+    due_on: date
+    draw_position: int
+    stratum_position: int
+    explanation: str
+    withdrawn: bool
+    completed: bool
+    reallocations: tuple[RecordedMove, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class DrawRecord:
+    """Who drew a month when, from which seed, and whether a redraw superseded it."""
+
+    draw_id: str
+    month: str
+    seq: int
+    as_of: date
+    seed: int
+    requested_by: str
+    trigger: str
+    created_at: datetime
+    superseded_at: datetime | None
+    superseded_by: str | None
+
+    @property
+    def redraw(self) -> bool:
+        return self.seq > 0
+
+
+@dataclass(frozen=True)
+class RecordedDraw:
+    """A draw with what it was asked for, what it found and what it allocated."""
+
+    record: DrawRecord
+    settings: dict[str, int]
+    requested: int
+    quotas: dict[str, int]
+    open_by_service: dict[str, int]
+    shortfall: list[Shortfall]
+    stats: dict[str, int]
+    allocations: list[StoredAllocation]
+
+
+@dataclass(frozen=True)
+class DrawnMonth:
+    """A month's draw in force, and every draw of the month in order."""
+
+    draw: RecordedDraw
+    history: list[DrawRecord]
+
+
+@dataclass(frozen=True)
+class Population:
+    """Cases known, and open in the window to `as_of` by service."""
+
+    as_of: date
+    window_start: date
+    cases_known: int
+    open_by_service: dict[Service, int]
+    due_on: date

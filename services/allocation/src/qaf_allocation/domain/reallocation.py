@@ -6,7 +6,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 
-from qaf_allocation.domain.calendar import month_start
+from qaf_shared.months import Month
+
 from qaf_allocation.domain.draw import EXPLANATION_LIMIT, rank
 from qaf_allocation.domain.model import Auditor, Case, leads_by_service
 
@@ -67,7 +68,7 @@ def reallocate(
     for audit in sorted(held, key=lambda h: (h.due_on, h.audit_id)):
         if audit.auditor_id != leaving.auditor_id or audit.due_on < effective_on:
             continue
-        start = max(effective_on, month_start(audit.month))
+        start = max(effective_on, Month.parse(audit.month).first_day())
         why = leaving.unavailable_because(start, audit.due_on)
         if why is None:
             continue

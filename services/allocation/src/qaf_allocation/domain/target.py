@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from qaf_shared.months import Month
 from qaf_shared.vocabulary import Service
 
 
@@ -28,30 +29,16 @@ class YearlyTarget:
         return sum(self.completed.values())
 
     @property
+    def remaining_to_min(self) -> int:
+        return max(0, self.target_min - self.completed_total)
+
+    @property
     def status(self) -> str:
         """Where completions stand against the target: below, within or above it."""
         done = self.completed_total
         if done < self.target_min:
             return "below"
         return "within" if done <= self.target_max else "above"
-
-    def as_dict(self) -> dict[str, object]:
-        return {
-            "year": self.year,
-            "first_month": self.first_month,
-            "last_month": self.last_month,
-            "target": {"min": self.target_min, "max": self.target_max},
-            "months_drawn": self.months_drawn,
-            "allocated": self.allocated_total,
-            "completed": self.completed_total,
-            "remaining_to_min": max(0, self.target_min - self.completed_total),
-            "status": self.status,
-            "by_service": [
-                {"service": s.value, "label": s.label, "allocated": self.allocated.get(s, 0),
-                 "completed": self.completed.get(s, 0)}
-                for s in Service
-            ],
-        }
 
 
 def yearly_target(
@@ -60,3 +47,16 @@ def yearly_target(
 ) -> YearlyTarget:
     return YearlyTarget(year, first_month, last_month, target_min, target_max,
                         dict(allocated), dict(completed), months_drawn)
+
+
+def financial_year(year: int, start_month: int) -> tuple[str, str, str]:
+    """(label, first month, last month) of the year starting in `start_month` of `year`."""
+    first = Month(year * 12 + start_month - 1)
+    label = str(year) if start_month == 1 else f"{year}-{(year + 1) % 100:02d}"
+    return label, first.label, first.shift(11).label
+
+
+def year_of(month: str, start_month: int) -> tuple[str, str, str]:
+    """The target year `month` ("YYYY-MM") falls in, as `financial_year` gives it."""
+    parsed = Month.parse(month)
+    return financial_year(parsed.year if parsed.number >= start_month else parsed.year - 1, start_month)

@@ -11,23 +11,24 @@ import asyncio
 import csv
 import json
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import asyncpg
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from qaf_shared.cli import CommandRunner
-from qaf_shared.db import connect_pool, migrate_service
 from qaf_shared.envelope import is_opaque_id
-from qaf_shared.runtime import ServiceDefinition
+from qaf_shared.runtime import ServiceDefinition, migrated_pool
+from qaf_shared.unit_of_work import PostgresUnitOfWork
 
-from qaf_allocation import application as app
-from qaf_allocation.adapters import postgres as repo
-from qaf_allocation.adapters.http import AuditorIn
+from qaf_allocation import usecases
+from qaf_allocation.adapters.repository import Repository
+from qaf_allocation.entrypoints.http import AuditorIn
 from qaf_allocation.settings import AllocationSettings
+from qaf_allocation.views import AuditorView, MonthView, TargetView
 
 
 def extend(commands: argparse._SubParsersAction) -> dict[str, CommandRunner]:  # type: ignore[type-arg]
@@ -56,68 +57,66 @@ def extend(commands: argparse._SubParsersAction) -> dict[str, CommandRunner]:  #
     return {"run": _sync(_run), "show": _sync(_show), "target": _sync(_target), "roster": _sync(_roster)}
 
 
-Command = Callable[[asyncpg.Connection, app.Context, argparse.Namespace], Awaitable[int]]
+Command = Callable[[asyncpg.Pool, usecases.Context, argparse.Namespace], Awaitable[int]]
 
 
 def _sync(command: Command) -> CommandRunner:
     def runner(definition: ServiceDefinition, args: argparse.Namespace) -> int:
-        return asyncio.run(_with_connection(definition, args, command))
+        return asyncio.run(_with_pool(definition, args, command))
     return runner
 
 
-async def _with_connection(definition: ServiceDefinition, args: argparse.Namespace, command: Command) -> int:
+async def _with_pool(definition: ServiceDefinition, args: argparse.Namespace, command: Command) -> int:
     settings = definition.settings
     assert isinstance(settings, AllocationSettings)
-    url = await migrate_service(settings.database_url, definition.name,
-                                settings.db_role_password.get_secret_value(), definition.migrations_dir)
-    pool = await connect_pool(url, definition.name)
-    try:
-        async with pool.acquire() as conn:
-            return await command(conn, app.Context(settings), args)
-    finally:
-        await pool.close()
+    async with migrated_pool(definition) as pool:
+        return await command(pool, usecases.Context(settings), args)
 
 
-def _print(data: Any) -> None:
-    print(json.dumps(data, indent=2, default=str))
+def _unit(pool: asyncpg.Pool) -> PostgresUnitOfWork[Repository]:
+    return PostgresUnitOfWork(pool, Repository)
 
 
-async def _run(conn: asyncpg.Connection, ctx: app.Context, args: argparse.Namespace) -> int:
+def _print(view: BaseModel | Sequence[BaseModel]) -> None:
+    data = view.model_dump(mode="json") if isinstance(view, BaseModel) else [v.model_dump(mode="json") for v in view]
+    print(json.dumps(data, indent=2))
+
+
+async def _run(pool: asyncpg.Pool, ctx: usecases.Context, args: argparse.Namespace) -> int:
     if not is_opaque_id(args.requested_by):
         raise ValueError("--requested-by must be an opaque id")
-    outcome = await app.run_month(conn, ctx, app.RunRequest(
+    outcome = await usecases.run_month(_unit(pool), ctx, usecases.RunRequest(
         month=args.month, as_of=args.as_of, requested_by=args.requested_by, trigger="cli", seed=args.seed,
         redraw=args.redraw))
-    view = await app.month_view(conn, args.month)
+    view = MonthView.of(await usecases.drawn_month(_unit(pool), args.month))
     verb = "drew" if outcome.created else "already drawn:"
-    print(f"{verb} {view['draw_id']} (seed {view['seed']}): {view['allocated']} of {view['requested']} allocated")
-    for item in view["shortfall"]:
-        print(f"  shortfall [{item['code']}] {item['message']}")
+    print(f"{verb} {view.draw_id} (seed {view.seed}): {view.allocated} of {view.requested} allocated")
+    for item in view.shortfall:
+        print(f"  shortfall [{item.code}] {item.message}")
     return 0
 
 
-async def _show(conn: asyncpg.Connection, ctx: app.Context, args: argparse.Namespace) -> int:
-    _print(await app.month_view(conn, args.month))
+async def _show(pool: asyncpg.Pool, ctx: usecases.Context, args: argparse.Namespace) -> int:
+    _print(MonthView.of(await usecases.drawn_month(_unit(pool), args.month)))
     return 0
 
 
-async def _target(conn: asyncpg.Connection, ctx: app.Context, args: argparse.Namespace) -> int:
-    _print(await app.target_view(conn, ctx, args.year))
+async def _target(pool: asyncpg.Pool, ctx: usecases.Context, args: argparse.Namespace) -> int:
+    _print(TargetView.of(await usecases.target(_unit(pool), ctx, args.year)))
     return 0
 
 
-async def _roster(conn: asyncpg.Connection, ctx: app.Context, args: argparse.Namespace) -> int:
+async def _roster(pool: asyncpg.Pool, ctx: usecases.Context, args: argparse.Namespace) -> int:
     if args.roster_command == "list":
-        _print([repo.auditor_dict(a) for a in await repo.roster(conn)])
+        _print([AuditorView.of(a) for a in await usecases.roster(_unit(pool))])
         return 0
     entries = read_roster_file(args.file)
-    async with conn.transaction():  # all or nothing
-        for auditor_id, entry in entries:
-            outcome = await app.put_auditor(conn, ctx, entry.to_domain(auditor_id), args.as_of)
-            moved = f", {len(outcome.moves)} audits reallocated" if outcome.moves else ""
-            print(f"{'added' if outcome.created else 'updated'} {auditor_id}{moved}")
-            for stuck in outcome.stuck:
-                print(f"  not reallocated {stuck.audit_id}: {stuck.reason}", file=sys.stderr)
+    auditors = [entry.to_domain(auditor_id) for auditor_id, entry in entries]
+    for outcome in await usecases.import_roster(_unit(pool), ctx, auditors, args.as_of):  # all or nothing
+        moved = f", {len(outcome.moves)} audits reallocated" if outcome.moves else ""
+        print(f"{'added' if outcome.created else 'updated'} {outcome.auditor.auditor_id}{moved}")
+        for stuck in outcome.stuck:
+            print(f"  not reallocated {stuck.audit_id}: {stuck.reason}", file=sys.stderr)
     return 0
 
 

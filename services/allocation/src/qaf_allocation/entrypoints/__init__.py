@@ -1,0 +1,1 @@
+"""Inbound: the HTTP routes, the command line and the monthly scheduler."""
