@@ -10,7 +10,7 @@ from qaf_shared.clock import FixedClock
 from qaf_shared.contracts.allocation import AuditAllocated, AuditReallocated
 from qaf_shared.errors import Conflict, Forbidden, Invalid, NotFound
 from qaf_shared.unit_of_work import FakeUnitOfWork
-from qaf_shared.vocabulary import ConcernReason, Service
+from qaf_shared.vocabulary import ConcernReason, Grade, Service
 
 from qaf_audits import usecases
 from qaf_audits.domain.audits import AuditStatus
@@ -53,8 +53,9 @@ async def submit(uow, *, principal: str = "M-1", role: str = "auditor", share: f
 async def test_a_submission_completes_the_audit_and_emits_audit_completed() -> None:
     uow = unit(audit())
     result = await submit(uow)
-    assert (result.audit_id, result.template_version, result.overall_grade) == ("A-2013-10-001", 1, "good")
-    assert result.concern_id is None and result.moderation_sampled is False
+    assert (result.audit_id, result.template.version, result.submission.overall_grade) == ("A-2013-10-001", 1,
+                                                                                            Grade.GOOD)
+    assert result.concern is None and result.moderation_sampled is False
     assert uow.repository.audits["A-2013-10-001"].status is AuditStatus.COMPLETED
     assert event_types(uow) == ["audit-completed"]
     assert uow.committed_events[0].payload.audit_id == "A-2013-10-001"
@@ -68,7 +69,7 @@ async def test_an_inadequate_grade_raises_a_concern_for_the_team_manager_and_a_f
     concern = uow.committed_events[1].payload
     assert (concern.team_manager_id, concern.reason, concern.domains) == (
         "M-TM", ConcernReason.INADEQUATE_GRADE, ["assessment"])
-    assert result.concern_id == concern.concern_id and concern.concern_id in uow.repository.concerns
+    assert result.concern == concern and concern.concern_id in uow.repository.concerns
     assert result.moderation_sampled and "A-2013-10-001" in uow.repository.moderations
 
 
@@ -98,8 +99,9 @@ async def test_an_invalid_submission_saves_and_emits_nothing() -> None:
 
 async def test_a_concern_is_acknowledged_once_by_the_manager_it_is_addressed_to() -> None:
     uow = unit(audit())
-    concern_id = (await submit(uow, assessment="inadequate")).concern_id
-    assert concern_id is not None
+    concern = (await submit(uow, assessment="inadequate")).concern
+    assert concern is not None
+    concern_id = concern.concern_id
     with pytest.raises(Forbidden):
         await usecases.acknowledge_concern(uow, concern_id, principal="M-1", role="auditor", response="",
                                            ctx=context())

@@ -16,6 +16,7 @@ import structlog
 
 from qaf_shared.clock import Clock
 from qaf_shared.contracts.allocation import AuditAllocated, AuditReallocated
+from qaf_shared.contracts.audits import PracticeConcernRaised
 from qaf_shared.envelope import new_envelope
 from qaf_shared.errors import Conflict, FieldError, Forbidden, Invalid, NotFound
 from qaf_shared.unit_of_work import UnitOfWork
@@ -24,7 +25,7 @@ from qaf_shared.vocabulary import Service
 from qaf_audits.adapters.repository import Repository
 from qaf_audits.adapters.template_files import packaged_templates
 from qaf_audits.domain import events
-from qaf_audits.domain.audits import Audit, AuditStatus, Submission, validate_submission
+from qaf_audits.domain.audits import Audit, AuditStatus, Submission, ValidSubmission, validate_submission
 from qaf_audits.domain.moderation import AgreementReport, agreement, is_sampled, sample_point, validate_regrading
 from qaf_audits.domain.templates import Template, TemplateInvalid, TemplateKind, parse_template
 from qaf_audits.settings import AuditsSettings
@@ -241,18 +242,17 @@ async def audit_detail(uow: Audits, audit_id: str, *, principal: str, role: str)
 
 
 @dataclass(frozen=True)
-class SubmissionResult:
+class SubmittedAudit:
     audit_id: str
-    template_id: str
-    template_version: int
-    overall_grade: str
-    concern_id: str | None
+    template: Template  # the version it was graded on
+    submission: ValidSubmission
+    concern: PracticeConcernRaised | None
     moderation_sampled: bool
 
 
 async def submit_audit(
     uow: Audits, audit_id: str, submission: Submission, *, principal: str, role: str, ctx: Context
-) -> SubmissionResult:
+) -> SubmittedAudit:
     settings = ctx.settings
     async with uow:
         repository = uow.repository
@@ -290,13 +290,8 @@ async def submit_audit(
         concern=concern is not None,
         moderation=sampled,
     )
-    return SubmissionResult(
-        audit_id=audit_id,
-        template_id=used.id,
-        template_version=used.version,
-        overall_grade=valid.overall_grade.value,
-        concern_id=concern.concern_id if concern else None,
-        moderation_sampled=sampled,
+    return SubmittedAudit(
+        audit_id=audit_id, template=used, submission=valid, concern=concern, moderation_sampled=sampled
     )
 
 

@@ -9,7 +9,7 @@ from pydantic import BaseModel, PlainSerializer
 
 from qaf_audits.domain.moderation import AgreementReport
 from qaf_audits.domain.templates import Template
-from qaf_audits.usecases import AuditDetail
+from qaf_audits.usecases import AuditDetail, SubmittedAudit
 
 # Moments read as `datetime.isoformat()` gives them ("+00:00"), as the API has always written them.
 Moment = Annotated[datetime, PlainSerializer(datetime.isoformat, return_type=str)]
@@ -160,6 +160,17 @@ class SubmissionView(BaseModel):
     overall_grade: str
     concern_id: str | None
     moderation_sampled: bool
+
+    @classmethod
+    def of(cls, submitted: SubmittedAudit) -> SubmissionView:
+        return cls(
+            audit_id=submitted.audit_id,
+            template_id=submitted.template.id,
+            template_version=submitted.template.version,
+            overall_grade=submitted.submission.overall_grade.value,
+            concern_id=submitted.concern.concern_id if submitted.concern else None,
+            moderation_sampled=submitted.moderation_sampled,
+        )
 
 
 class ThemedAuditView(BaseModel):

@@ -46,6 +46,21 @@ def _audit(row: asyncpg.Record) -> Audit:
     )
 
 
+def _allocation(audit: Audit) -> tuple[Any, ...]:
+    """Who audits which case, and by when: the columns an allocation sets, in this order."""
+    return (
+        audit.audit_id,
+        audit.case_id,
+        audit.service.value,
+        audit.team_id,
+        audit.auditor_id,
+        audit.lead_auditor_id,
+        audit.team_manager_id,
+        audit.month,
+        audit.due_on,
+    )
+
+
 _CONCERN_COLUMNS = """
     concern_id, audit_id, case_id, service, team_id, team_manager_id, reason, domains, raised_at,
     acknowledged_at, acknowledged_by
@@ -132,15 +147,7 @@ class Repository:
             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
             ON CONFLICT (audit_id) DO NOTHING
             """,
-            audit.audit_id,
-            audit.case_id,
-            audit.service.value,
-            audit.team_id,
-            audit.auditor_id,
-            audit.lead_auditor_id,
-            audit.team_manager_id,
-            audit.month,
-            audit.due_on,
+            *_allocation(audit),
             audit.template_id,
             audit.template_version,
             audit.allocated_at,
@@ -157,15 +164,7 @@ class Repository:
                    team_manager_id = $7, month = $8, due_on = $9, updated_at = now()
             WHERE audit_id = $1 AND status = 'pending'
             """,
-            audit.audit_id,
-            audit.case_id,
-            audit.service.value,
-            audit.team_id,
-            audit.auditor_id,
-            audit.lead_auditor_id,
-            audit.team_manager_id,
-            audit.month,
-            audit.due_on,
+            *_allocation(audit),
         )
 
     async def correlation_of(self, audit_id: str) -> UUID | None:

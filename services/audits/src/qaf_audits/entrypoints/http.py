@@ -197,10 +197,10 @@ def build_router(ctx: Context) -> APIRouter:
     async def submit(
         uow: AuditsUnit, audit_id: str, body: SubmissionIn, principal: Principal = Depends(require_role(*AUDITORS))
     ) -> SubmissionView:
-        result = await usecases.submit_audit(
+        submitted = await usecases.submit_audit(
             uow, audit_id, body.to_domain(), principal=principal.principal, role=principal.role, ctx=ctx
         )
-        return SubmissionView.model_validate(result, from_attributes=True)
+        return SubmissionView.of(submitted)
 
     @router.post(
         "/themed-audits",
