@@ -11,14 +11,15 @@ import pytest
 
 from qaf_shared import topics
 from qaf_shared.cli import service_main
+from qaf_shared.clock import Clock, FixedClock
 from qaf_shared.contracts import AuditAllocated, AuditCompleted, AuditReallocated, PracticeConcernRaised
 from qaf_shared.envelope import decode, new_envelope
 from qaf_shared.settings import KafkaSettings
 from qaf_shared.vocabulary import ConcernReason, Grade, Service
 
-from qaf_audits.adapters.clock import Clock, FixedClock
 from qaf_audits.adapters.template_files import packaged_templates
-from qaf_audits.app import cli_extension, definition
+from qaf_audits.app import definition
+from qaf_audits.entrypoints import cli
 from qaf_audits.settings import AuditsSettings
 from tests.conftest import eventually
 from tests.support.kafka import produce, read_topic
@@ -249,7 +250,7 @@ async def test_an_overdue_audit_is_flagged_once_across_restarts(
     # While stopped, ops sweep from the command line: nothing is flagged twice.
     settings = settings_for(database_url, kafka_settings)
     code = await asyncio.to_thread(
-        service_main, lambda: definition(settings), ["sweep-overdue", "--as-of", "2013-11-05"], cli_extension
+        service_main, lambda: definition(settings), ["sweep-overdue", "--as-of", "2013-11-05"], cli.extend
     )
     assert code == 0
 
@@ -295,7 +296,7 @@ async def test_a_themed_template_is_loaded_allocated_by_case_list_and_moderated(
     example = Path(__file__).resolve().parents[3] / "services/audits/examples/themed/pre-birth-referrals.yaml"
     settings = settings_for(database_url, kafka_settings, moderation_share=1.0)
     code = await asyncio.to_thread(service_main, lambda: definition(settings), ["load-template", str(example)],
-                                   cli_extension)
+                                   cli.extend)
     assert code == 0
     async with audits_service(database_url, kafka_settings, moderation_share=1.0) as service:
         admin = await service.token("U-QA-1", "qa-admin")

@@ -1,1 +1,1 @@
-"""Kafka, PostgreSQL and HTTP adapters."""
+"""Outbound: the PostgreSQL repository and the shipped template files."""

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 
+from qaf_shared.errors import FieldError, Invalid
 from qaf_shared.vocabulary import Answer, ConcernReason, Grade, Service, Severity, Theme
 
-from qaf_audits.domain.errors import FieldError, Invalid
 from qaf_audits.domain.templates import Template
 
 MAX_EVIDENCE_CHARS = 20_000

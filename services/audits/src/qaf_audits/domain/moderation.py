@@ -13,10 +13,10 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from qaf_shared.errors import FieldError, Invalid
 from qaf_shared.vocabulary import Grade
 
 from qaf_audits.domain.audits import GRADE_ORDER
-from qaf_audits.domain.errors import FieldError, Invalid
 
 DEFAULT_SHARE = 0.10
 

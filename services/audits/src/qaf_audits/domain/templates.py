@@ -16,9 +16,8 @@ from enum import StrEnum
 from typing import Any
 
 from qaf_shared.envelope import is_opaque_id
+from qaf_shared.errors import FieldError, Invalid
 from qaf_shared.vocabulary import ACTION_PLAN_THEMES, Theme
-
-from qaf_audits.domain.errors import FieldError, Invalid
 
 
 class TemplateKind(StrEnum):
@@ -217,23 +216,3 @@ def parse_template(data: Any, *, version: int | None = None) -> Template:
         questions=tuple(questions),
         definition=definition,
     )
-
-
-def template_as_dict(template: Template) -> dict[str, Any]:
-    """The template as a client sees it (what an auditor fills in)."""
-    return {
-        "id": template.id,
-        "version": template.version,
-        "kind": template.kind.value,
-        "title": template.title,
-        "description": template.description,
-        "review_window_months": template.review_window_months,
-        "domains": [
-            {"id": d.id, "title": d.title, "mandatory": d.mandatory, "themes": [t.value for t in d.themes]}
-            for d in template.domains
-        ],
-        "questions": [
-            {"id": q.id, "text": q.text, "theme": q.theme.value, "mandatory": q.mandatory, "domain": q.domain}
-            for q in template.questions
-        ],
-    }
