@@ -89,6 +89,18 @@ def _envelopes(emitted: list[Emitted]) -> list[Envelope[Any]]:
     ]
 
 
+async def _commit_action(
+    uow: Uow, kind: str, subject_id: str, action: str, on: date, actor: Actor, note: str | None,
+    emitted: list[Emitted],
+) -> None:
+    """After the aggregate is saved: the action's note, the event clock it carried on, and the commit
+    with the events it caused."""
+    await uow.repository.add_note(kind, subject_id, action, on, actor.id, note)
+    await uow.repository.advance_event_clock(on)
+    uow.emit(*_envelopes(emitted))
+    await uow.commit()
+
+
 def _new_id(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:12].upper()}"
 
@@ -203,20 +215,10 @@ async def raise_escalation(
             calendar=ctx.calendar,
             timescales=ctx.escalation_timescales,
         )
-        await _save_escalation(uow, escalation, "raise", raised_on, actor, note, emitted)
+        await uow.repository.save_escalation(escalation)
+        await _commit_action(uow, "escalation", escalation_id, "raise", raised_on, actor, note, emitted)
     log.info("escalation.raised", escalation_id=escalation_id, case_id=case_id, stage=stage.value)
     return escalation
-
-
-async def _save_escalation(
-    uow: Uow, escalation: Escalation, action: str, on: date, actor: Actor, note: str | None, emitted: list[Emitted]
-) -> None:
-    """Save what an action did, its note, the event clock it carried on, and commit with its events."""
-    await uow.repository.save_escalation(escalation)
-    await uow.repository.add_note("escalation", escalation.escalation_id, action, on, actor.id, note)
-    await uow.repository.advance_event_clock(on)
-    uow.emit(*_envelopes(emitted))
-    await uow.commit()
 
 
 async def _escalation_for_update(uow: Uow, escalation_id: str) -> Escalation:
@@ -258,7 +260,8 @@ async def progress_escalation(
             calendar=ctx.calendar,
             timescales=ctx.escalation_timescales,
         )
-        await _save_escalation(uow, escalation, "progress", progressed_on, actor, note, emitted)
+        await uow.repository.save_escalation(escalation)
+        await _commit_action(uow, "escalation", escalation_id, "progress", progressed_on, actor, note, emitted)
     log.info("escalation.progressed", escalation_id=escalation_id, stage=target.value)
     return escalation
 
@@ -278,7 +281,8 @@ async def resolve_escalation(
         check_may_act(actor, escalation, "resolve")
         not_in_future(resolved_on, "resolved_on", await ctx.today())
         emitted = escalation.resolve(on=resolved_on, outcome=outcome)
-        await _save_escalation(uow, escalation, "resolve", resolved_on, actor, note, emitted)
+        await uow.repository.save_escalation(escalation)
+        await _commit_action(uow, "escalation", escalation_id, "resolve", resolved_on, actor, note, emitted)
     log.info("escalation.resolved", escalation_id=escalation_id, outcome=outcome.value)
     return escalation
 
@@ -291,7 +295,8 @@ async def withdraw_escalation(
         check_may_act(actor, escalation, "withdraw")
         not_in_future(withdrawn_on, "withdrawn_on", await ctx.today())
         emitted = escalation.withdraw(on=withdrawn_on)
-        await _save_escalation(uow, escalation, "withdraw", withdrawn_on, actor, note, emitted)
+        await uow.repository.save_escalation(escalation)
+        await _commit_action(uow, "escalation", escalation_id, "withdraw", withdrawn_on, actor, note, emitted)
     log.info("escalation.withdrawn", escalation_id=escalation_id)
     return escalation
 
@@ -426,20 +431,10 @@ async def log_complaint(
             calendar=ctx.calendar,
             timescales=ctx.complaint_timescales,
         )
-        await _save_complaint(uow, complaint, "log", received_on, actor, note, emitted)
+        await uow.repository.save_complaint(complaint)
+        await _commit_action(uow, "complaint", complaint_id, "log", received_on, actor, note, emitted)
     log.info("complaint.logged", complaint_id=complaint_id, category=category.value)
     return complaint
-
-
-async def _save_complaint(
-    uow: Uow, complaint: Complaint, action: str, on: date, actor: Actor, note: str | None, emitted: list[Emitted]
-) -> None:
-    """Save what an action did, its note, the event clock it carried on, and commit with its events."""
-    await uow.repository.save_complaint(complaint)
-    await uow.repository.add_note("complaint", complaint.complaint_id, action, on, actor.id, note)
-    await uow.repository.advance_event_clock(on)
-    uow.emit(*_envelopes(emitted))
-    await uow.commit()
 
 
 async def _complaint_for_update(uow: Uow, complaint_id: str) -> Complaint:
@@ -456,7 +451,8 @@ async def escalate_complaint(
         complaint = await _complaint_for_update(uow, complaint_id)
         not_in_future(requested_on, "requested_on", await ctx.today())
         emitted = complaint.escalate(on=requested_on, calendar=ctx.calendar, timescales=ctx.complaint_timescales)
-        await _save_complaint(uow, complaint, "escalate", requested_on, actor, note, emitted)
+        await uow.repository.save_complaint(complaint)
+        await _commit_action(uow, "complaint", complaint_id, "escalate", requested_on, actor, note, emitted)
     log.info("complaint.escalated", complaint_id=complaint_id, stage=complaint.current.stage.value)
     return complaint
 
@@ -472,7 +468,8 @@ async def extend_complaint(
             on=extended_on, working_days=working_days, reason=reason, calendar=ctx.calendar,
             timescales=ctx.complaint_timescales,
         )
-        await _save_complaint(uow, complaint, "extend", extended_on, actor, note, emitted=[])
+        await uow.repository.save_complaint(complaint)
+        await _commit_action(uow, "complaint", complaint_id, "extend", extended_on, actor, note, emitted=[])
     log.info("complaint.extended", complaint_id=complaint_id, working_days=complaint.current.working_days)
     return complaint
 
@@ -485,7 +482,8 @@ async def resolve_complaint(
         complaint = await _complaint_for_update(uow, complaint_id)
         not_in_future(resolved_on, "resolved_on", await ctx.today())
         emitted = complaint.resolve(on=resolved_on, outcome=outcome)
-        await _save_complaint(uow, complaint, "resolve", resolved_on, actor, note, emitted)
+        await uow.repository.save_complaint(complaint)
+        await _commit_action(uow, "complaint", complaint_id, "resolve", resolved_on, actor, note, emitted)
     log.info("complaint.resolved", complaint_id=complaint_id, outcome=outcome.value)
     return complaint
 
