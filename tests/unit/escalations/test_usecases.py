@@ -203,11 +203,11 @@ async def test_the_background_sweep_runs_as_of_the_latest_event_date_capped_at_t
 
 async def test_notes_are_read_only_by_those_who_may_see_them(uow: Uow) -> None:
     await raise_e1(uow, note="free text")
-    _, notes = await usecases.escalation_with_notes(uow, "E-1", with_notes=True)
-    _, hidden = await usecases.escalation_with_notes(uow, "E-1", with_notes=False)
+    _, notes = await usecases.escalation_with_notes(uow, CPA, "E-1")
+    _, hidden = await usecases.escalation_with_notes(uow, Actor("reporting", "R-1"), "E-1")
     assert [n.note for n in notes or []] == ["free text"] and hidden is None
     with pytest.raises(NotFound):
-        await usecases.escalation_with_notes(uow, "E-9", with_notes=True)
+        await usecases.escalation_with_notes(uow, CPA, "E-9")
 
 
 async def test_timeliness_defaults_to_today_and_refuses_a_later_date(uow: Uow) -> None:

@@ -40,7 +40,7 @@ from qaf_escalations.domain.errors import (
 )
 from qaf_escalations.domain.escalations import Escalation, EscalationStatus, EscalationTimescales
 from qaf_escalations.domain.events import Emitted, not_in_future
-from qaf_escalations.domain.permissions import Actor, check_may_act, raiser
+from qaf_escalations.domain.permissions import Actor, check_may_act, raiser, sees_notes
 from qaf_escalations.domain.timeliness import (
     EscalationTimelinessRow,
     TimelinessRow,
@@ -314,14 +314,14 @@ async def list_escalations(
 
 
 async def escalation_with_notes(
-    uow: Uow, escalation_id: str, *, with_notes: bool
+    uow: Uow, actor: Actor, escalation_id: str
 ) -> tuple[Escalation, list[Note] | None]:
     """One escalation, and its notes when the caller may see them."""
     async with uow:
         escalation = await uow.repository.get_escalation(escalation_id)
         if escalation is None:
             raise NotFound(f"no escalation {escalation_id}")
-        notes = await uow.repository.notes("escalation", escalation_id) if with_notes else None
+        notes = await uow.repository.notes("escalation", escalation_id) if sees_notes(actor) else None
     return escalation, notes
 
 
@@ -499,14 +499,14 @@ async def list_complaints(
 
 
 async def complaint_with_notes(
-    uow: Uow, complaint_id: str, *, with_notes: bool
+    uow: Uow, actor: Actor, complaint_id: str
 ) -> tuple[Complaint, list[Note] | None]:
     """One complaint, and its notes when the caller may see them."""
     async with uow:
         complaint = await uow.repository.get_complaint(complaint_id)
         if complaint is None:
             raise NotFound(f"no complaint {complaint_id}")
-        notes = await uow.repository.notes("complaint", complaint_id) if with_notes else None
+        notes = await uow.repository.notes("complaint", complaint_id) if sees_notes(actor) else None
     return complaint, notes
 
 

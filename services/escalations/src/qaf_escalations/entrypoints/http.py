@@ -179,9 +179,7 @@ def build_router(ctx: usecases.Context) -> APIRouter:
     async def get_escalation(
         escalation_id: str, uow: Uow = transaction, principal: Principal = Depends(require_role(*READING_ROLES))
     ) -> views.EscalationView:
-        escalation, notes = await usecases.escalation_with_notes(
-            uow, escalation_id, with_notes=principal.role != "reporting"
-        )
+        escalation, notes = await usecases.escalation_with_notes(uow, actor(principal), escalation_id)
         return views.escalation_view(escalation, notes)
 
     @router.post("/escalations/{escalation_id}/progress", tags=["escalations"], summary="Progress to a later stage")
@@ -267,9 +265,7 @@ def build_router(ctx: usecases.Context) -> APIRouter:
     async def get_complaint(
         complaint_id: str, uow: Uow = transaction, principal: Principal = Depends(require_role(*COMPLAINT_READERS))
     ) -> views.ComplaintView:
-        complaint, notes = await usecases.complaint_with_notes(
-            uow, complaint_id, with_notes=principal.role != "reporting"
-        )
+        complaint, notes = await usecases.complaint_with_notes(uow, actor(principal), complaint_id)
         return views.complaint_view(complaint, notes)
 
     @router.post("/complaints/{complaint_id}/escalate", tags=["complaints"], summary="Take to the next stage")
