@@ -22,6 +22,7 @@ class FakeRepository:
     def __init__(self) -> None:
         self.cases: dict[str, KnownCase] = {}
         self.case_state_at: dict[str, datetime] = {}
+        self.case_closed_at: dict[str, datetime] = {}
         self.escalations: dict[str, Escalation] = {}
         self.complaints: dict[str, Complaint] = {}
         self.notes_by_subject: dict[tuple[str, str], list[Note]] = {}
@@ -40,18 +41,26 @@ class FakeRepository:
         self, *, case_id: str, service: str, team_id: str, team_manager_id: str, opened_on: date | None,
         at: datetime, reopens: bool,
     ) -> None:
-        held = self.cases.get(case_id)
-        if held is not None and case_id in self.case_state_at and self.case_state_at[case_id] > at:
-            return
-        self.case_state_at[case_id] = at
-        closed_on = None if reopens or held is None else held.closed_on
-        self.cases[case_id] = KnownCase(case_id, Service(service), team_id, team_manager_id,
-                                        opened_on or (held.opened_on if held else None), closed_on)
+        """As the SQL does: the latest state by event time wins; an opening reopens an older closure."""
+        held = self.cases.get(case_id) or KnownCase(case_id, None, None, None, None, None)
+        state_at = self.case_state_at.get(case_id)
+        if state_at is None or state_at <= at:
+            self.case_state_at[case_id] = at
+            held = KnownCase(case_id, Service(service), team_id, team_manager_id, opened_on or held.opened_on,
+                             held.closed_on)
+        closed_at = self.case_closed_at.get(case_id)
+        if reopens and closed_at is not None and closed_at < at:
+            del self.case_closed_at[case_id]
+            held = KnownCase(case_id, held.service, held.team_id, held.team_manager_id, held.opened_on, None)
+        self.cases[case_id] = held
 
     async def close_case(self, *, case_id: str, closed_on: date, at: datetime) -> None:
         held = self.cases.get(case_id) or KnownCase(case_id, None, None, None, None, None)
-        self.cases[case_id] = KnownCase(held.case_id, held.service, held.team_id, held.team_manager_id,
-                                        held.opened_on, closed_on)
+        closed_at = self.case_closed_at.get(case_id)
+        if closed_at is None or closed_at <= at:
+            self.case_closed_at[case_id] = at
+            self.cases[case_id] = KnownCase(case_id, held.service, held.team_id, held.team_manager_id,
+                                            held.opened_on, closed_on)
 
     async def get_case(self, case_id: str) -> KnownCase | None:
         return self.cases.get(case_id)

@@ -10,6 +10,7 @@ import pytest
 from qaf_shared.contracts import (
     CaseClosed,
     CaseOpened,
+    CaseUpdated,
     ComplaintLogged,
     ComplaintResolved,
     EscalationOverdue,
@@ -306,3 +307,19 @@ async def test_a_case_event_dated_after_today_can_never_apply() -> None:
         await usecases.record_case_opened(uow, CTX, case_opened("C-9", date(2014, 4, 1)),
                                           datetime(2014, 4, 1, 9, tzinfo=UTC))
     assert uow.repository.cases == {} and uow.commits == 0
+
+
+async def test_a_case_opened_again_after_its_closure_is_open_and_an_update_does_not_reopen_it() -> None:
+    uow = fake_unit_of_work()
+    await usecases.record_case_closed(uow, CTX, CaseClosed(case_id="C-9", closed_on=date(2013, 5, 1)),
+                                      datetime(2013, 5, 1, 9, tzinfo=UTC))
+    await usecases.record_case_opened(uow, CTX, case_opened("C-9", date(2013, 6, 3)),
+                                      datetime(2013, 6, 3, 9, tzinfo=UTC))
+    assert uow.repository.cases["C-9"].closed_on is None
+    await usecases.record_case_closed(uow, CTX, CaseClosed(case_id="C-9", closed_on=date(2013, 7, 1)),
+                                      datetime(2013, 7, 1, 9, tzinfo=UTC))
+    update = CaseUpdated(case_id="C-9", service=Service.CHILDREN_IN_CARE, team_id="T-2", worker_id="W-2",
+                         team_manager_id="TM-2", legal_status=LegalStatus.LOOKED_AFTER)
+    await usecases.record_case_updated(uow, CTX, update, datetime(2013, 8, 1, 9, tzinfo=UTC))
+    case = uow.repository.cases["C-9"]
+    assert (case.service, case.closed_on) == (Service.CHILDREN_IN_CARE, date(2013, 7, 1))
