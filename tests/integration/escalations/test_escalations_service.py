@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from qaf_shared import topics
+from qaf_shared.clock import FixedClock
 from qaf_shared.contracts import CaseClosed, CaseOpened
 from qaf_shared.envelope import Envelope, decode, new_envelope
 from qaf_shared.settings import KafkaSettings
@@ -25,7 +26,6 @@ from tests.support.kafka import produce, read_topic
 from tests.support.services import RunningService, running
 
 from qaf_escalations.app import definition
-from qaf_escalations.domain.clock import FixedClock
 from qaf_escalations.settings import EscalationsSettings
 
 pytestmark = pytest.mark.integration

@@ -5,7 +5,7 @@ from datetime import date, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from qaf_escalations.domain.calendar import WorkingCalendar
+from qaf_shared.calendar import WorkingCalendar
 
 CAL = WorkingCalendar()
 

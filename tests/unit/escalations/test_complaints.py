@@ -4,10 +4,10 @@ from datetime import date
 
 import pytest
 
+from qaf_shared.calendar import WorkingCalendar
 from qaf_shared.contracts import ComplaintLogged, ComplaintResolved
 from qaf_shared.vocabulary import ComplaintCategory, ComplaintOutcome, ComplaintStage, Service, Theme
 
-from qaf_escalations.domain.calendar import WorkingCalendar
 from qaf_escalations.domain.complaints import Complaint, ComplaintStatus, ComplaintTimescales, ExtensionReason
 from qaf_escalations.domain.errors import IllegalTransition, InvalidInput
 

@@ -4,10 +4,10 @@ from datetime import date
 
 import pytest
 
+from qaf_shared.calendar import WorkingCalendar
 from qaf_shared.contracts import EscalationOverdue, EscalationProgressed, EscalationRaised, EscalationResolved
 from qaf_shared.vocabulary import EscalationOutcome, EscalationReason, EscalationRole, EscalationStage, Service, Theme
 
-from qaf_escalations.domain.calendar import WorkingCalendar
 from qaf_escalations.domain.errors import IllegalTransition, InvalidInput
 from qaf_escalations.domain.escalations import Escalation, EscalationStatus, EscalationTimescales
 

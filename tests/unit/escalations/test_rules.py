@@ -4,12 +4,12 @@ from datetime import date
 
 import pytest
 
+from qaf_shared.calendar import WorkingCalendar
 from qaf_shared.vocabulary import (
     ComplaintCategory, ComplaintOutcome, ComplaintStage, EscalationReason, EscalationRole, EscalationStage, Service,
     Theme,
 )
 
-from qaf_escalations.domain.calendar import WorkingCalendar
 from qaf_escalations.domain.complaints import StageRecord
 from qaf_escalations.domain.errors import InvalidInput, NotAllowed
 from qaf_escalations.domain.escalations import Escalation, EscalationTimescales

@@ -1,62 +1,46 @@
 """Thin handlers for the case systems' events (qaf.cases): keep which cases exist, their service,
 team and manager, and whether they are closed, so that an escalation or complaint about an unknown
-or closed case can be refused. The latest state by event time wins."""
+or closed case can be refused. Each runs its use case in the consumer's transaction."""
 
 from __future__ import annotations
 
-from datetime import date
-from typing import Any
+from collections.abc import Awaitable
 
 import asyncpg
 
 from qaf_shared.contracts import CaseClosed, CaseOpened, CaseUpdated
 from qaf_shared.envelope import Envelope
 from qaf_shared.kafka import Handlers, PermanentFailure
+from qaf_shared.unit_of_work import PostgresUnitOfWork
 
+from qaf_escalations import usecases
 from qaf_escalations.adapters.repository import Repository
-from qaf_escalations.domain.clock import Clock
+from qaf_escalations.domain.errors import EventFromTheFuture
 
 
-def case_handlers(clock: Clock) -> Handlers:
-    def not_in_future(event: Envelope[Any], field: str, value: date) -> None:
-        today = clock.today()
-        if value > today:
-            raise PermanentFailure(
-                f"{event.event_type} for case {event.payload.case_id}: {field} {value.isoformat()} is in the "
-                f"future (the escalations service's today is {today.isoformat()})"
-            )
+async def _dead_letter_if_from_the_future(use_case: Awaitable[None]) -> None:
+    """A case event dated after the service's today can never apply: dead-letter it, saying why."""
+    try:
+        await use_case
+    except EventFromTheFuture as exc:
+        raise PermanentFailure(exc.message) from exc
 
-    async def advance(repo: Repository, event: Envelope[Any]) -> None:
-        await repo.advance_event_clock(min(event.occurred_at.date(), clock.today()))
 
-    async def handle_case_opened(conn: asyncpg.Connection, event: Envelope[CaseOpened]) -> None:
-        p = event.payload
-        not_in_future(event, "opened_on", p.opened_on)
-        repo = Repository(conn)
-        await repo.upsert_case_state(
-            case_id=p.case_id, service=p.service.value, team_id=p.team_id, team_manager_id=p.team_manager_id,
-            opened_on=p.opened_on, at=event.occurred_at, reopens=True,
-        )
-        await advance(repo, event)
+def case_handlers(ctx: usecases.Context) -> Handlers:
+    async def on_case_opened(conn: asyncpg.Connection, event: Envelope[CaseOpened]) -> None:
+        uow = PostgresUnitOfWork.joined(conn, Repository)
+        await _dead_letter_if_from_the_future(usecases.record_case_opened(uow, ctx, event.payload, event.occurred_at))
 
-    async def handle_case_updated(conn: asyncpg.Connection, event: Envelope[CaseUpdated]) -> None:
-        p = event.payload
-        repo = Repository(conn)
-        await repo.upsert_case_state(
-            case_id=p.case_id, service=p.service.value, team_id=p.team_id, team_manager_id=p.team_manager_id,
-            opened_on=None, at=event.occurred_at, reopens=False,
-        )
-        await advance(repo, event)
+    async def on_case_updated(conn: asyncpg.Connection, event: Envelope[CaseUpdated]) -> None:
+        uow = PostgresUnitOfWork.joined(conn, Repository)
+        await usecases.record_case_updated(uow, ctx, event.payload, event.occurred_at)
 
-    async def handle_case_closed(conn: asyncpg.Connection, event: Envelope[CaseClosed]) -> None:
-        p = event.payload
-        not_in_future(event, "closed_on", p.closed_on)
-        repo = Repository(conn)
-        await repo.close_case(case_id=p.case_id, closed_on=p.closed_on, at=event.occurred_at)
-        await advance(repo, event)
+    async def on_case_closed(conn: asyncpg.Connection, event: Envelope[CaseClosed]) -> None:
+        uow = PostgresUnitOfWork.joined(conn, Repository)
+        await _dead_letter_if_from_the_future(usecases.record_case_closed(uow, ctx, event.payload, event.occurred_at))
 
     return {
-        CaseOpened: handle_case_opened,
-        CaseUpdated: handle_case_updated,
-        CaseClosed: handle_case_closed,
+        CaseOpened: on_case_opened,
+        CaseUpdated: on_case_updated,
+        CaseClosed: on_case_closed,
     }

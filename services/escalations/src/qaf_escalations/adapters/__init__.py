@@ -1,1 +1,1 @@
-"""Kafka, PostgreSQL and HTTP adapters."""
+"""Outbound adapters: the PostgreSQL repository."""

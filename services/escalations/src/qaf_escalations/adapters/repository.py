@@ -7,9 +7,7 @@ never act on the same escalation or complaint at once.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
 
 import asyncpg
 
@@ -24,22 +22,9 @@ from qaf_shared.vocabulary import (
     Service,
 )
 
+from qaf_escalations.domain.cases import KnownCase, Note
 from qaf_escalations.domain.complaints import Complaint, Extension, ExtensionReason, StageRecord
 from qaf_escalations.domain.escalations import Escalation, EscalationStatus, Step
-
-
-@dataclass(frozen=True)
-class KnownCase:
-    case_id: str
-    service: Service | None
-    team_id: str | None
-    team_manager_id: str | None
-    opened_on: date | None
-    closed_on: date | None
-
-    @property
-    def is_closed(self) -> bool:
-        return self.closed_on is not None
 
 
 class Repository:
@@ -119,12 +104,12 @@ class Repository:
                 kind, subject_id, action, on, author, note,
             )
 
-    async def notes(self, kind: str, subject_id: str) -> list[dict[str, Any]]:
+    async def notes(self, kind: str, subject_id: str) -> list[Note]:
         rows = await self.conn.fetch(
             "SELECT action, on_date, author, note FROM notes WHERE subject_kind = $1 AND subject_id = $2 ORDER BY id",
             kind, subject_id,
         )
-        return [dict(r) for r in rows]
+        return [Note(**r) for r in rows]
 
     # --- escalations --------------------------------------------------------------------------
 

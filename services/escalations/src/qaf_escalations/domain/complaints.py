@@ -21,10 +21,10 @@ from datetime import date
 from enum import StrEnum
 from types import MappingProxyType
 
+from qaf_shared.calendar import WorkingCalendar
 from qaf_shared.contracts import ComplaintLogged, ComplaintResolved
 from qaf_shared.vocabulary import ComplaintCategory, ComplaintOutcome, ComplaintStage, Service, Theme
 
-from qaf_escalations.domain.calendar import WorkingCalendar
 from qaf_escalations.domain.errors import IllegalTransition, InvalidInput
 from qaf_escalations.domain.events import Emitted
 from qaf_escalations.domain.themes import complaint_theme

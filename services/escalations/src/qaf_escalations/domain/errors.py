@@ -1,32 +1,29 @@
-"""What the domain refuses, and why. The HTTP adapter maps each kind to its status code."""
+"""What the domain refuses, and why: the platform's refusals (qaf_shared.errors), named for this service.
+The platform's HTTP handler gives each its status code."""
 
 from __future__ import annotations
 
+from qaf_shared.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 
-class DomainError(Exception):
-    """Base of every refusal. `field` names the request field at fault, when there is one."""
-
-    def __init__(self, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.field = field
+__all__ = ["AlreadyExists", "DomainError", "EventFromTheFuture", "IllegalTransition", "InvalidInput", "NotAllowed",
+           "NotFound"]
 
 
-class InvalidInput(DomainError):
+class InvalidInput(Invalid):
     """A value that can never be right here (a date in the future, an unknown case): 422."""
 
 
-class IllegalTransition(DomainError):
+class IllegalTransition(Conflict):
     """The thing exists but its state does not allow this (resolving a resolved escalation): 409."""
 
 
-class NotAllowed(DomainError):
+class NotAllowed(Forbidden):
     """The caller's role or identity may not do this: 403."""
-
-
-class NotFound(DomainError):
-    """No such escalation or complaint: 404."""
 
 
 class AlreadyExists(IllegalTransition):
     """An identifier already in use: 409."""
+
+
+class EventFromTheFuture(DomainError):
+    """A case event dated after the service's today: it can never apply (the consumer dead-letters it)."""

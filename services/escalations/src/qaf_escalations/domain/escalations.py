@@ -20,10 +20,10 @@ from datetime import date, timedelta
 from enum import StrEnum
 from types import MappingProxyType
 
+from qaf_shared.calendar import WorkingCalendar
 from qaf_shared.contracts import EscalationOverdue, EscalationProgressed, EscalationRaised, EscalationResolved
 from qaf_shared.vocabulary import EscalationOutcome, EscalationReason, EscalationRole, EscalationStage, Service, Theme
 
-from qaf_escalations.domain.calendar import WorkingCalendar
 from qaf_escalations.domain.errors import IllegalTransition, InvalidInput
 from qaf_escalations.domain.events import Emitted
 from qaf_escalations.domain.themes import escalation_theme

@@ -7,6 +7,8 @@ from datetime import UTC, date, datetime, time
 
 from qaf_shared.envelope import Payload
 
+from qaf_escalations.domain.errors import InvalidInput
+
 
 @dataclass(frozen=True)
 class Emitted:
@@ -21,8 +23,6 @@ class Emitted:
 
 def not_in_future(value: date, field: str, today: date) -> date:
     """Refuse a date after the service's today (dates are event dates given by the caller)."""
-    from qaf_escalations.domain.errors import InvalidInput
-
     if value > today:
         raise InvalidInput(f"{field} {value.isoformat()} is in the future (today is {today.isoformat()})", field)
     return value

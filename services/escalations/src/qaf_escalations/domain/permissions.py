@@ -6,7 +6,7 @@
 - progress, withdraw: the CPA/IRO who raised it, or qa-admin.
 - resolve: the CPA/IRO who raised it, qa-admin, or the addressed manager's side: a case-system
   token whose principal is the team or the manager the escalation is addressed to.
-- read: cpa, iro, qa-admin, case-system, reporting.
+- read: cpa, iro, qa-admin, case-system, reporting; the notes: all but reporting.
 """
 
 from __future__ import annotations
@@ -53,6 +53,11 @@ def raiser(actor: Actor, raised_by_role: EscalationRole | None, raised_by_id: st
                                "raised_by_id")
         return raised_by_role, raised_by_id
     raise NotAllowed(f"role {actor.role!r} may not raise escalations")
+
+
+def sees_notes(actor: Actor) -> bool:
+    """Free-text notes are for the desks' own roles; the reporting role reads the rest."""
+    return actor.role != "reporting"
 
 
 def _is_raiser(actor: Actor, escalation: Escalation) -> bool:

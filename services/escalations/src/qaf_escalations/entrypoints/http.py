@@ -24,17 +24,14 @@ desk's own roles, and never published on Kafka nor logged (the `reporting` role 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
 from datetime import date
-from typing import Annotated, Any, TypeVar
+from typing import Annotated
 
-import asyncpg
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from qaf_shared.envelope import OpaqueId
-from qaf_shared.http import Principal, require_role
+from qaf_shared.http import Principal, require_role, unit_of_work
 from qaf_shared.vocabulary import (
     ComplaintCategory,
     ComplaintOutcome,
@@ -45,15 +42,14 @@ from qaf_shared.vocabulary import (
     Service,
 )
 
-from qaf_escalations import service_layer as sl
+from qaf_escalations import usecases, views
 from qaf_escalations.adapters.repository import Repository
 from qaf_escalations.domain.complaints import ExtensionReason
-from qaf_escalations.domain.errors import DomainError, InvalidInput, NotAllowed, NotFound
 from qaf_escalations.domain.escalations import EscalationStatus
 from qaf_escalations.domain.permissions import ACTING_ROLES, RAISING_ROLES, READING_ROLES, Actor
+from qaf_escalations.usecases import Uow
 
 Note = Annotated[str, StringConstraints(max_length=4000)]
-T = TypeVar("T")
 
 COMPLAINT_WRITERS = ("complaints", "qa-admin")
 COMPLAINT_READERS = ("complaints", "qa-admin", "reporting")
@@ -129,34 +125,9 @@ class ResolveComplaint(Body):
     note: Note | None = None
 
 
-def _http_error(exc: DomainError) -> HTTPException:
-    if isinstance(exc, InvalidInput):
-        loc = ["body", exc.field] if exc.field else ["body"]
-        return HTTPException(
-            422, detail=[{"loc": loc, "msg": exc.message, "type": "value_error"}]
-        )
-    if isinstance(exc, NotFound):
-        return HTTPException(status.HTTP_404_NOT_FOUND, detail=exc.message)
-    if isinstance(exc, NotAllowed):
-        return HTTPException(status.HTTP_403_FORBIDDEN, detail=exc.message)
-    return HTTPException(status.HTTP_409_CONFLICT, detail=exc.message)
-
-
-def build_router(ctx: sl.Context) -> APIRouter:
+def build_router(ctx: usecases.Context) -> APIRouter:
     router = APIRouter()
-
-    @asynccontextmanager
-    async def transaction(request: Request) -> AsyncIterator[asyncpg.Connection]:
-        pool: asyncpg.Pool = request.app.state.pool
-        try:
-            async with pool.acquire() as conn, conn.transaction():
-                yield conn
-        except DomainError as exc:
-            raise _http_error(exc) from None
-
-    async def run(request: Request, use_case: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
-        async with transaction(request) as conn:
-            return await use_case(conn)
+    transaction = Depends(unit_of_work(Repository))
 
     def actor(principal: Principal) -> Actor:
         return Actor(principal.role, principal.principal)
@@ -165,221 +136,169 @@ def build_router(ctx: sl.Context) -> APIRouter:
 
     @router.post("/escalations", status_code=201, tags=["escalations"], summary="Raise an escalation")
     async def raise_escalation(
-        body: RaiseEscalation, request: Request, principal: Principal = Depends(require_role(*RAISING_ROLES))
-    ) -> dict[str, Any]:
+        body: RaiseEscalation, uow: Uow = transaction, principal: Principal = Depends(require_role(*RAISING_ROLES))
+    ) -> views.EscalationView:
         """A CPA or IRO raises an escalation about a case known from the case systems (unknown case: 422).
         It is addressed to the case's team and team manager unless others are named; the stage's due date
         is counted in England and Wales working days."""
         fields = body.model_dump(exclude_none=True)
-        escalation = await run(request, lambda conn: sl.raise_escalation(conn, ctx, actor(principal), **fields))
-        return sl.escalation_view(escalation)
+        return views.escalation_view(await usecases.raise_escalation(uow, ctx, actor(principal), **fields))
 
     @router.get("/escalations", tags=["escalations"], summary="List escalations")
     async def list_escalations(
-        request: Request,
         status_: Annotated[EscalationStatus | None, Query(alias="status")] = None,
         case_id: Annotated[str | None, Query()] = None,
         service: Annotated[Service | None, Query()] = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 200,
         offset: Annotated[int, Query(ge=0, le=2**63 - 1)] = 0,
+        uow: Uow = transaction,
         principal: Principal = Depends(require_role(*READING_ROLES)),
-    ) -> dict[str, Any]:
-        async with transaction(request) as conn:
-            repo = Repository(conn)
-            ids = await repo.list_escalations(
-                status=status_.value if status_ else None, case_id=case_id,
-                service=service.value if service else None, limit=limit, offset=offset,
-            )
-            items = [sl.escalation_view(e) for i in ids if (e := await repo.get_escalation(i)) is not None]
-        return {"escalations": items, "count": len(items)}
+    ) -> views.EscalationList:
+        escalations = await usecases.list_escalations(
+            uow, status=status_, case_id=case_id, service=service, limit=limit, offset=offset
+        )
+        return views.escalation_list(escalations)
 
     @router.get("/escalations/timeliness", tags=["escalations"], summary="Timeliness by stage and service")
     async def escalations_timeliness(
-        request: Request,
         as_of: Annotated[date | None, Query(description="For open stages past due; defaults to today.")] = None,
         started_from: Annotated[date | None, Query()] = None,
         started_to: Annotated[date | None, Query()] = None,
         service: Annotated[Service | None, Query()] = None,
+        uow: Uow = transaction,
         principal: Principal = Depends(require_role(*READING_ROLES)),
-    ) -> dict[str, Any]:
+    ) -> views.EscalationTimelinessReport:
         """Per stage and service, of the stages started in the period: how many were answered (left by
         progression, resolution or withdrawal), how many within timescale, late, reported overdue, open."""
-        async with transaction(request) as conn:
-            as_of_used, rows = await sl.escalations_timeliness(
-                conn, ctx, as_of=as_of, started_from=started_from, started_to=started_to, service=service
-            )
-        return {
-            "as_of": as_of_used,
-            "started_from": started_from,
-            "started_to": started_to,
-            "rows": [row.as_dict() for row in rows],
-        }
+        as_of_used, rows = await usecases.escalations_timeliness(
+            uow, ctx, as_of=as_of, started_from=started_from, started_to=started_to, service=service
+        )
+        return views.escalation_timeliness_report(as_of_used, started_from, started_to, rows)
 
     @router.get("/escalations/{escalation_id}", tags=["escalations"], summary="One escalation and its stages")
     async def get_escalation(
-        escalation_id: str, request: Request, principal: Principal = Depends(require_role(*READING_ROLES))
-    ) -> dict[str, Any]:
-        async with transaction(request) as conn:
-            repo = Repository(conn)
-            escalation = await repo.get_escalation(escalation_id)
-            if escalation is None:
-                raise NotFound(f"no escalation {escalation_id}")
-            notes = None if principal.role == "reporting" else await repo.notes("escalation", escalation_id)
-        return sl.escalation_view(escalation, notes)
+        escalation_id: str, uow: Uow = transaction, principal: Principal = Depends(require_role(*READING_ROLES))
+    ) -> views.EscalationView:
+        escalation, notes = await usecases.escalation_with_notes(uow, actor(principal), escalation_id)
+        return views.escalation_view(escalation, notes)
 
     @router.post("/escalations/{escalation_id}/progress", tags=["escalations"], summary="Progress to a later stage")
     async def progress_escalation(
-        escalation_id: str, body: ProgressEscalation, request: Request,
+        escalation_id: str, body: ProgressEscalation, uow: Uow = transaction,
         principal: Principal = Depends(require_role(*ACTING_ROLES)),
-    ) -> dict[str, Any]:
+    ) -> views.EscalationView:
         """The raiser (or qa-admin) takes the escalation up the management line: to the next stage, or a
         later one named in `to_stage`. Backwards, the same stage, or beyond the director: 409."""
         fields = body.model_dump(exclude_none=True)
-        escalation = await run(
-            request, lambda conn: sl.progress_escalation(conn, ctx, actor(principal), escalation_id, **fields)
-        )
-        return sl.escalation_view(escalation)
+        escalation = await usecases.progress_escalation(uow, ctx, actor(principal), escalation_id, **fields)
+        return views.escalation_view(escalation)
 
     @router.post("/escalations/{escalation_id}/resolve", tags=["escalations"], summary="Resolve")
     async def resolve_escalation(
-        escalation_id: str, body: ResolveEscalation, request: Request,
+        escalation_id: str, body: ResolveEscalation, uow: Uow = transaction,
         principal: Principal = Depends(require_role(*ACTING_ROLES)),
-    ) -> dict[str, Any]:
+    ) -> views.EscalationView:
         """The raiser, qa-admin, or the addressed team's or manager's case system records the resolution
         (resolved, plan-changed, referred-on). A closed escalation cannot be resolved again: 409."""
         fields = body.model_dump(exclude_none=True)
-        escalation = await run(
-            request, lambda conn: sl.resolve_escalation(conn, ctx, actor(principal), escalation_id, **fields)
-        )
-        return sl.escalation_view(escalation)
+        escalation = await usecases.resolve_escalation(uow, ctx, actor(principal), escalation_id, **fields)
+        return views.escalation_view(escalation)
 
     @router.post("/escalations/{escalation_id}/withdraw", tags=["escalations"], summary="Withdraw")
     async def withdraw_escalation(
-        escalation_id: str, body: WithdrawEscalation, request: Request,
+        escalation_id: str, body: WithdrawEscalation, uow: Uow = transaction,
         principal: Principal = Depends(require_role(*ACTING_ROLES)),
-    ) -> dict[str, Any]:
+    ) -> views.EscalationView:
         """The raiser or qa-admin withdraws an open escalation (published as resolved with outcome withdrawn)."""
         fields = body.model_dump(exclude_none=True)
-        escalation = await run(
-            request, lambda conn: sl.withdraw_escalation(conn, ctx, actor(principal), escalation_id, **fields)
-        )
-        return sl.escalation_view(escalation)
+        escalation = await usecases.withdraw_escalation(uow, ctx, actor(principal), escalation_id, **fields)
+        return views.escalation_view(escalation)
 
     @router.post("/escalations/overdue-sweep", tags=["escalations"], summary="Report overdue stages as of a date")
     async def overdue_sweep(
-        body: SweepRequest, request: Request, principal: Principal = Depends(require_role("qa-admin"))
-    ) -> dict[str, Any]:
+        body: SweepRequest, uow: Uow = transaction, principal: Principal = Depends(require_role("qa-admin"))
+    ) -> views.SweepReport:
         """Emits `escalation-overdue` once for each open escalation whose current stage's due date passed
         before `as_of` unanswered (a stage already reported is not reported again)."""
-        try:
-            reported = await sl.sweep_overdue(request.app.state.pool, ctx, body.as_of)
-        except DomainError as exc:
-            raise _http_error(exc) from None
-        return {
-            "as_of": body.as_of,
-            "overdue": [{"escalation_id": r.escalation_id, "stage": r.stage, "due_on": r.due_on} for r in reported],
-        }
+        return views.sweep_report(body.as_of, await usecases.sweep_overdue(uow, ctx, body.as_of))
 
     # --- complaints ---------------------------------------------------------------------------
 
     @router.post("/complaints", status_code=201, tags=["complaints"], summary="Log a complaint (stage 1)")
     async def log_complaint(
-        body: LogComplaint, request: Request, principal: Principal = Depends(require_role(*COMPLAINT_WRITERS))
-    ) -> dict[str, Any]:
+        body: LogComplaint, uow: Uow = transaction, principal: Principal = Depends(require_role(*COMPLAINT_WRITERS))
+    ) -> views.ComplaintView:
         """Logs a complaint at stage 1 (local resolution, 10 working days). `case_id`, when given, must be a
         known case (422 otherwise); `service` then defaults to the case's."""
         fields = body.model_dump(exclude_none=True)
-        complaint = await run(request, lambda conn: sl.log_complaint(conn, ctx, actor(principal), **fields))
-        return sl.complaint_view(complaint)
+        return views.complaint_view(await usecases.log_complaint(uow, ctx, actor(principal), **fields))
 
     @router.get("/complaints", tags=["complaints"], summary="List complaints")
     async def list_complaints(
-        request: Request,
         service: Annotated[Service | None, Query()] = None,
         case_id: Annotated[str | None, Query()] = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 200,
         offset: Annotated[int, Query(ge=0, le=2**63 - 1)] = 0,
+        uow: Uow = transaction,
         principal: Principal = Depends(require_role(*COMPLAINT_READERS)),
-    ) -> dict[str, Any]:
-        async with transaction(request) as conn:
-            repo = Repository(conn)
-            ids = await repo.list_complaints(
-                service=service.value if service else None, case_id=case_id, limit=limit, offset=offset
-            )
-            items = [sl.complaint_view(c) for i in ids if (c := await repo.get_complaint(i)) is not None]
-        return {"complaints": items, "count": len(items)}
+    ) -> views.ComplaintList:
+        complaints = await usecases.list_complaints(uow, service=service, case_id=case_id, limit=limit, offset=offset)
+        return views.complaint_list(complaints)
 
     @router.get("/complaints/timeliness", tags=["complaints"], summary="Timeliness by stage and service")
     async def timeliness(
-        request: Request,
         as_of: Annotated[date | None, Query(description="For open stages past due; defaults to today.")] = None,
         received_from: Annotated[date | None, Query()] = None,
         received_to: Annotated[date | None, Query()] = None,
         service: Annotated[Service | None, Query()] = None,
+        uow: Uow = transaction,
         principal: Principal = Depends(require_role(*COMPLAINT_READERS)),
-    ) -> dict[str, Any]:
+    ) -> views.ComplaintTimelinessReport:
         """Per stage and service, of the stages received in the period: how many were answered, how many
         within timescale (extensions counted), late, escalated unanswered, still open, open past due."""
-        async with transaction(request) as conn:
-            as_of_used, rows = await sl.complaint_timeliness(
-                conn, ctx, as_of=as_of, received_from=received_from, received_to=received_to, service=service
-            )
-        return {
-            "as_of": as_of_used,
-            "received_from": received_from,
-            "received_to": received_to,
-            "rows": [row.as_dict() for row in rows],
-        }
+        as_of_used, rows = await usecases.complaint_timeliness(
+            uow, ctx, as_of=as_of, received_from=received_from, received_to=received_to, service=service
+        )
+        return views.complaint_timeliness_report(as_of_used, received_from, received_to, rows)
 
     @router.get("/complaints/{complaint_id}", tags=["complaints"], summary="One complaint and its stages")
     async def get_complaint(
-        complaint_id: str, request: Request, principal: Principal = Depends(require_role(*COMPLAINT_READERS))
-    ) -> dict[str, Any]:
-        async with transaction(request) as conn:
-            repo = Repository(conn)
-            complaint = await repo.get_complaint(complaint_id)
-            if complaint is None:
-                raise NotFound(f"no complaint {complaint_id}")
-            notes = None if principal.role == "reporting" else await repo.notes("complaint", complaint_id)
-        return sl.complaint_view(complaint, notes)
+        complaint_id: str, uow: Uow = transaction, principal: Principal = Depends(require_role(*COMPLAINT_READERS))
+    ) -> views.ComplaintView:
+        complaint, notes = await usecases.complaint_with_notes(uow, actor(principal), complaint_id)
+        return views.complaint_view(complaint, notes)
 
     @router.post("/complaints/{complaint_id}/escalate", tags=["complaints"], summary="Take to the next stage")
     async def escalate_complaint(
-        complaint_id: str, body: EscalateComplaint, request: Request,
+        complaint_id: str, body: EscalateComplaint, uow: Uow = transaction,
         principal: Principal = Depends(require_role(*COMPLAINT_WRITERS)),
-    ) -> dict[str, Any]:
+    ) -> views.ComplaintView:
         """Stage 1 → 2 → 3, once the current stage is answered or its timescale has passed; publishes
         `complaint-logged` again with the new stage. Beyond stage 3, or a withdrawn complaint: 409."""
         fields = body.model_dump(exclude_none=True)
-        complaint = await run(
-            request, lambda conn: sl.escalate_complaint(conn, ctx, actor(principal), complaint_id, **fields)
-        )
-        return sl.complaint_view(complaint)
+        complaint = await usecases.escalate_complaint(uow, ctx, actor(principal), complaint_id, **fields)
+        return views.complaint_view(complaint)
 
     @router.post("/complaints/{complaint_id}/extend", tags=["complaints"], summary="Extend the stage's timescale")
     async def extend_complaint(
-        complaint_id: str, body: ExtendComplaint, request: Request,
+        complaint_id: str, body: ExtendComplaint, uow: Uow = transaction,
         principal: Principal = Depends(require_role(*COMPLAINT_WRITERS)),
-    ) -> dict[str, Any]:
+    ) -> views.ComplaintView:
         """Stage 1 up to 20 working days, stage 2 up to 65, with a reason code, agreed before the timescale
         runs out. Stage 3 cannot be extended (409)."""
         fields = body.model_dump(exclude_none=True)
-        complaint = await run(
-            request, lambda conn: sl.extend_complaint(conn, ctx, actor(principal), complaint_id, **fields)
-        )
-        return sl.complaint_view(complaint)
+        complaint = await usecases.extend_complaint(uow, ctx, actor(principal), complaint_id, **fields)
+        return views.complaint_view(complaint)
 
     @router.post("/complaints/{complaint_id}/resolve", tags=["complaints"], summary="Answer the current stage")
     async def resolve_complaint(
-        complaint_id: str, body: ResolveComplaint, request: Request,
+        complaint_id: str, body: ResolveComplaint, uow: Uow = transaction,
         principal: Principal = Depends(require_role(*COMPLAINT_WRITERS)),
-    ) -> dict[str, Any]:
+    ) -> views.ComplaintView:
         """Upheld, partly upheld, not upheld, or withdrawn; publishes `complaint-resolved` with whether it was
         answered within the stage's timescale."""
         fields = body.model_dump(exclude_none=True)
-        complaint = await run(
-            request, lambda conn: sl.resolve_complaint(conn, ctx, actor(principal), complaint_id, **fields)
-        )
-        return sl.complaint_view(complaint)
+        complaint = await usecases.resolve_complaint(uow, ctx, actor(principal), complaint_id, **fields)
+        return views.complaint_view(complaint)
 
     return router
