@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Literal
 
+from qaf_shared.contracts.reporting import ThemeUpdated
 from qaf_shared.months import Month, add_months
 from qaf_shared.vocabulary import AreaStatus, DriftKind, MilestoneStatus
 
@@ -39,7 +40,7 @@ class Figure:
     denominator: int
 
 
-def figure_key(spec: FigureSpec, window_months: int, period_end: str) -> FigureKey:
+def figure_key(spec: FigureSpec | ThemeUpdated, window_months: int, period_end: str) -> FigureKey:
     return (
         spec.theme.value,
         spec.measure,
@@ -49,6 +50,16 @@ def figure_key(spec: FigureSpec, window_months: int, period_end: str) -> FigureK
         window_months,
         period_end,
     )
+
+
+def spec_key(spec: FigureSpec | ThemeUpdated) -> tuple[str, str, str, str, str]:
+    """Which figure a spec (or a reported figure) is, whatever its window and month."""
+    return figure_key(spec, 0, "")[:5]  # type: ignore[return-value]
+
+
+def watches(plan: ActionPlan, figure: ThemeUpdated) -> bool:
+    """Whether the plan has an indicator on this figure."""
+    return spec_key(figure) in {spec_key(s) for s in plan.figures_watched()}
 
 
 def shift_month(label: str, months: int) -> str:
