@@ -45,7 +45,7 @@ class DriftConsumer:
             raise PermanentFailure(str(exc)) from exc
 
 
-# -- the work ledger for the digest: each event recorded by its Repository entry ---------------------------
+# -- the work ledger for the digest: each event recorded by its entry in the Repository ---------------
 
 P = TypeVar("P", bound=BaseModel)
 
@@ -53,7 +53,6 @@ P = TypeVar("P", bound=BaseModel)
 async def _record(conn: asyncpg.Connection, event: Envelope[P],
                   entry: Callable[[Repository], Callable[[P, datetime], Awaitable[None]]]) -> None:
     await usecases.record_work(PostgresUnitOfWork.joined(conn, Repository), event, entry)
-
 
 
 async def on_audit_allocated(conn: asyncpg.Connection, event: Envelope[contracts.AuditAllocated]) -> None:
@@ -72,7 +71,8 @@ async def on_audit_overdue(conn: asyncpg.Connection, event: Envelope[contracts.A
     await _record(conn, event, lambda repository: repository.audit_overdue)
 
 
-async def on_practice_concern_raised(conn: asyncpg.Connection, event: Envelope[contracts.PracticeConcernRaised]) -> None:
+async def on_practice_concern_raised(conn: asyncpg.Connection,
+                                     event: Envelope[contracts.PracticeConcernRaised]) -> None:
     await _record(conn, event, lambda repository: repository.practice_concern_raised)
 
 

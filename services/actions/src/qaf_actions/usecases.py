@@ -36,7 +36,7 @@ from qaf_actions.settings import ActionsSettings
 log = structlog.get_logger(__name__)
 SOURCE = "actions"
 MAX_CHARTS = 8
-Units = UnitOfWork[Repository]
+UoW = UnitOfWork[Repository]  # the unit of work every use case takes
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -128,7 +128,7 @@ def _parsed(model: type[M], raw: dict[str, Any], field: str) -> M:
 # -- drift ----------------------------------------------------------------------------------------------
 
 
-async def reevaluate(uow: Units, ctx: Context, *, as_of: date | None = None,
+async def reevaluate(uow: UoW, ctx: Context, *, as_of: date | None = None,
                      causation: Envelope[Any] | None = None) -> Evaluation | None:
     """Inside an open unit of work: evaluate as of the clock's date and emit drift-flagged / drift-cleared
     for what changed only.
@@ -167,7 +167,7 @@ async def reevaluate(uow: Units, ctx: Context, *, as_of: date | None = None,
     return evaluation
 
 
-async def apply_drift_events(uow: Units, ctx: Context,
+async def apply_drift_events(uow: UoW, ctx: Context,
                              events: Sequence[Envelope[ThemeUpdated | ActionMilestoneUpdated]]) -> None:
     """theme-updated and action-milestone-updated, one or a batch, in the consumer's transaction.
 
@@ -210,7 +210,7 @@ async def apply_drift_events(uow: Units, ctx: Context,
         await uow.commit()
 
 
-async def record_work(uow: Units, event: Envelope[M],
+async def record_work(uow: UoW, event: Envelope[M],
                       entry: Callable[[Repository], Callable[[M, datetime], Awaitable[None]]]) -> None:
     """An event of the work ledger behind the digest's overdue figures: its entry (which of the
     repository's ledger methods records it), and the event clock."""
@@ -220,7 +220,7 @@ async def record_work(uow: Units, event: Envelope[M],
         await uow.commit()
 
 
-async def drift_status(uow: Units, ctx: Context, as_of: date | None) -> Evaluation:
+async def drift_status(uow: UoW, ctx: Context, as_of: date | None) -> Evaluation:
     """Each area's status as of a date (default: the clock's today), read only."""
     async with uow:
         as_of = as_of or await ctx.clock_for(uow.repository).today()
@@ -231,7 +231,7 @@ async def drift_status(uow: Units, ctx: Context, as_of: date | None) -> Evaluati
     return evaluation
 
 
-async def drift_log(uow: Units, after: date | None,
+async def drift_log(uow: UoW, after: date | None,
                     until: date | None) -> tuple[list[dict[str, Any]], list[tuple[str, str, str]]]:
     """Flags raised and cleared in (after, until], and the findings in drift now."""
     async with uow:
@@ -243,7 +243,7 @@ async def drift_log(uow: Units, after: date | None,
 # -- the plan -------------------------------------------------------------------------------------------
 
 
-async def plan_in_force(uow: Units, ctx: Context) -> tuple[int, ActionPlan]:
+async def plan_in_force(uow: UoW, ctx: Context) -> tuple[int, ActionPlan]:
     """The plan and its version; the plan file becomes version 1 the first time."""
     async with uow:
         plan = await uow.repository.current_plan(ctx.seed_text)
@@ -251,7 +251,7 @@ async def plan_in_force(uow: Units, ctx: Context) -> tuple[int, ActionPlan]:
     return plan
 
 
-async def plan_history(uow: Units, ctx: Context) -> list[dict[str, Any]]:
+async def plan_history(uow: UoW, ctx: Context) -> list[dict[str, Any]]:
     async with uow:
         await uow.repository.current_plan(ctx.seed_text)
         history = await uow.repository.plan_history()
@@ -259,7 +259,7 @@ async def plan_history(uow: Units, ctx: Context) -> list[dict[str, Any]]:
     return history
 
 
-async def plan_at_version(uow: Units, version: int) -> ActionPlan:
+async def plan_at_version(uow: UoW, version: int) -> ActionPlan:
     async with uow:
         plan = await uow.repository.plan_at_version(version)
     if plan is None:
@@ -267,7 +267,7 @@ async def plan_at_version(uow: Units, version: int) -> ActionPlan:
     return plan
 
 
-async def replace_area(uow: Units, ctx: Context, area_id: str, raw: dict[str, Any], *, changed_by: str, summary: str,
+async def replace_area(uow: UoW, ctx: Context, area_id: str, raw: dict[str, Any], *, changed_by: str, summary: str,
                        base_version: int | None) -> int:
     """Replace one area (its actions, dates, owners, indicators): a new plan version."""
     area = _parsed(Area, raw, "area")
@@ -282,7 +282,7 @@ async def replace_area(uow: Units, ctx: Context, area_id: str, raw: dict[str, An
     return await _change_plan(uow, ctx, change, changed_by=changed_by, summary=summary, base_version=base_version)
 
 
-async def replace_indicator(uow: Units, ctx: Context, area_id: str, indicator_id: str, raw: dict[str, Any], *,
+async def replace_indicator(uow: UoW, ctx: Context, area_id: str, indicator_id: str, raw: dict[str, Any], *,
                             changed_by: str, summary: str, base_version: int | None) -> int:
     """Add or replace one indicator of an area: a new plan version."""
     indicator = _parsed(Indicator, raw, "indicator")
@@ -299,7 +299,7 @@ async def replace_indicator(uow: Units, ctx: Context, area_id: str, indicator_id
     return await _change_plan(uow, ctx, change, changed_by=changed_by, summary=summary, base_version=base_version)
 
 
-async def _change_plan(uow: Units, ctx: Context, change: Callable[[ActionPlan], ActionPlan], *, changed_by: str,
+async def _change_plan(uow: UoW, ctx: Context, change: Callable[[ActionPlan], ActionPlan], *, changed_by: str,
                        summary: str, base_version: int | None) -> int:
     async with uow:
         repo = uow.repository
@@ -308,7 +308,8 @@ async def _change_plan(uow: Units, ctx: Context, change: Callable[[ActionPlan], 
         await repo.lock_plan()
         version, _ = await repo.current_plan(ctx.seed_text)
         if base_version is not None and base_version != version:
-            raise StalePlan(f"the plan is at version {version}, not {base_version}: reload it and apply the change again")
+            raise StalePlan(
+                f"the plan is at version {version}, not {base_version}: reload it and apply the change again")
         new = version + 1
         await repo.add_plan_version(new, changed.model_copy(update={"plan_version": new}), changed_by=changed_by,
                                     summary=summary)
@@ -320,8 +321,9 @@ async def _change_plan(uow: Units, ctx: Context, change: Callable[[ActionPlan], 
 # -- milestones -----------------------------------------------------------------------------------------
 
 
-async def report_milestone(uow: Units, ctx: Context, *, area_id: str, action_id: str, status: MilestoneStatus,
-                           updated_by: str, updated_on: date | None, note: str | None) -> Envelope[ActionMilestoneUpdated]:
+async def report_milestone(uow: UoW, ctx: Context, *, area_id: str, action_id: str, status: MilestoneStatus,
+                           updated_by: str, updated_on: date | None,
+                           note: str | None) -> Envelope[ActionMilestoneUpdated]:
     """Record an owner's progress (the note stays in the database) and announce it on the topic."""
     async with uow:
         repo = uow.repository
@@ -342,7 +344,7 @@ async def report_milestone(uow: Units, ctx: Context, *, area_id: str, action_id:
     return envelope
 
 
-async def milestone_log(uow: Units, area_id: str | None) -> list[dict[str, Any]]:
+async def milestone_log(uow: UoW, area_id: str | None) -> list[dict[str, Any]]:
     async with uow:
         return await uow.repository.milestone_log(area_id)
 
@@ -359,7 +361,7 @@ class DigestOutcome:
     summary: dict[str, Any]
 
 
-async def issue_digest(uow: Units, ctx: Context, *, as_of: date, period: str | None = None, force: bool = False,
+async def issue_digest(uow: UoW, ctx: Context, *, as_of: date, period: str | None = None, force: bool = False,
                        send: bool = True) -> DigestOutcome:
     """Build the digest as of a date, render it, store it and announce it (`board-digest-issued`), then
     send it. A period that already has a digest returns that digest and sends nothing, unless forced."""
@@ -401,7 +403,7 @@ async def issue_digest(uow: Units, ctx: Context, *, as_of: date, period: str | N
     return outcome
 
 
-async def deliver(uow: Units, ctx: Context, digest_id: str) -> bool:
+async def deliver(uow: UoW, ctx: Context, digest_id: str) -> bool:
     """Send a stored digest to the Board's recipients; True once it went. The row is locked while it is
     sent, so the scheduler and an API call never send the same digest twice; a failed send is tried
     again by the scheduler (`sent_at` stays null)."""
@@ -425,7 +427,7 @@ async def deliver(uow: Units, ctx: Context, digest_id: str) -> bool:
     return True
 
 
-async def run_schedule(uow: Units, ctx: Context) -> list[DigestOutcome]:
+async def run_schedule(uow: UoW, ctx: Context) -> list[DigestOutcome]:
     """Re-evaluate drift at today's date, issue every digest that fell due, and resend unsent ones."""
     async with uow:
         today = await ctx.clock_for(uow.repository).today()
@@ -458,12 +460,12 @@ async def _observed_since(repo: Repository, ctx: Context, today: date | None) ->
     return ctx.first_seen
 
 
-async def digests(uow: Units) -> list[dict[str, Any]]:
+async def digests(uow: UoW) -> list[dict[str, Any]]:
     async with uow:
         return await uow.repository.digest_list()
 
 
-async def digest_document(uow: Units, digest_id: str) -> Any:
+async def digest_document(uow: UoW, digest_id: str) -> Any:
     async with uow:
         row = await uow.repository.digest_document(digest_id)
     if row is None:
