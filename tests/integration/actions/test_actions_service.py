@@ -17,13 +17,13 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from qaf_shared import topics
+from qaf_shared.clock import FixedClock
 from qaf_shared.contracts import ThemeUpdated
 from qaf_shared.contracts.escalations import EscalationRaised
 from qaf_shared.envelope import decode, new_envelope
 from qaf_shared.settings import KafkaSettings
 from qaf_shared.vocabulary import EscalationReason, EscalationRole, EscalationStage, Service, Theme
 from qaf_actions.app import definition
-from qaf_actions.clock import FixedClock
 from qaf_actions.settings import ActionsSettings
 from tests.conftest import eventually
 from tests.support.kafka import produce, read_topic
@@ -196,10 +196,10 @@ async def test_the_board_digest_is_sent_once_by_smtp_with_a_pdf_of_the_eleven_ar
     port, inbox = smtp_server
     s = settings(
         database_url, kafka_settings, schedule_poll_s=0.5, smtp_port=port,
-        board_recipients=["qa-board@council.example"],
+        board_recipients=["qa-board@council.example"], digest_since=date(2013, 11, 1),
     )
     # the Board of November 2013 meets on Thursday 21st; the digest is due 5 working days before: the 14th
-    clock = FixedClock(date(2013, 11, 14), since=date(2013, 11, 1))
+    clock = FixedClock(date(2013, 11, 14))
     async with running(definition(s, clock=clock)) as service:
         await produce(
             kafka_settings,
@@ -277,7 +277,7 @@ async def test_the_cli_produces_the_digest_for_any_as_of_date(
     database_url: str, kafka_settings: KafkaSettings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from qaf_shared.cli import service_main
-    from qaf_actions.app import extend
+    from qaf_actions.entrypoints.cli import extend
 
     s = settings(database_url, kafka_settings, schedule_enabled=False)
     out = tmp_path / "march.pdf"

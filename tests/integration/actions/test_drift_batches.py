@@ -18,9 +18,8 @@ from qaf_shared.db import connect_pool, migrate_service
 from qaf_shared.envelope import decode, new_envelope
 from qaf_shared.settings import KafkaSettings
 from qaf_shared.vocabulary import Theme
-from qaf_actions.app import MIGRATIONS
+from qaf_actions.app import MIGRATIONS, context
 from qaf_actions.handlers import DriftConsumer
-from qaf_actions.services import Context
 from qaf_actions.settings import ActionsSettings
 from tests.conftest import _with_database
 
@@ -76,7 +75,7 @@ async def announced(pool: asyncpg.Pool) -> dict[tuple[str, str, str | None], str
 async def test_a_batch_ends_where_the_same_messages_one_at_a_time_end(pg_admin_url: str, kafka_settings: KafkaSettings):
     import uuid
 
-    ctx = Context.from_settings(ActionsSettings(kafka=kafka_settings, clock="event", schedule_enabled=False))
+    ctx = context(ActionsSettings(kafka=kafka_settings, clock="event", schedule_enabled=False))
     events = sequence()
     one_by_one = await fresh_schema(pg_admin_url, "t_" + uuid.uuid4().hex[:12])
     batched = await fresh_schema(pg_admin_url, "t_" + uuid.uuid4().hex[:12])

@@ -17,7 +17,7 @@ from qaf_actions.domain.drift import (
 )
 from qaf_actions.domain.plan import ActionPlan, Indicator, ProposedAction, load_plan
 from qaf_actions.domain.stats import poisson_p_at_least, wilson_interval
-from qaf_actions.services import packaged_plan_text
+from qaf_actions.app import packaged_plan_text
 
 AS_OF = date(2013, 11, 14)  # last complete month: 2013-10
 START = date(2013, 4, 1)

@@ -7,7 +7,7 @@ from pydantic import ValidationError
 
 from qaf_shared.vocabulary import ACTION_PLAN_THEMES
 from qaf_actions.domain.plan import ActionPlan, Area, PlanDateError, baseline_period, load_plan, parse_plan_date
-from qaf_actions.services import packaged_plan_text
+from qaf_actions.app import packaged_plan_text
 
 
 @pytest.fixture(scope="module")

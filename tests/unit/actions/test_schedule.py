@@ -2,21 +2,22 @@
 
 from datetime import date
 
-from qaf_actions.domain.schedule import BoardSchedule, is_working_day, working_days_before
+from qaf_shared.calendar import ENGLAND_AND_WALES
+from qaf_actions.domain.schedule import BoardSchedule
 
 
 def test_bank_holidays_of_england_and_wales_are_not_working_days() -> None:
-    assert not is_working_day(date(2013, 12, 25))
-    assert not is_working_day(date(2013, 8, 26))  # late summer bank holiday
-    assert not is_working_day(date(2013, 11, 16))  # a Saturday
-    assert is_working_day(date(2013, 11, 14))
+    assert not ENGLAND_AND_WALES.is_working_day(date(2013, 12, 25))
+    assert not ENGLAND_AND_WALES.is_working_day(date(2013, 8, 26))  # late summer bank holiday
+    assert not ENGLAND_AND_WALES.is_working_day(date(2013, 11, 16))  # a Saturday
+    assert ENGLAND_AND_WALES.is_working_day(date(2013, 11, 14))
 
 
 def test_working_days_before_skips_christmas() -> None:
     # Thursday 2 January 2014: back over New Year's Day (31st, 30th), the weekend, the 27th, then over
     # Boxing Day and Christmas Day to Christmas Eve
-    assert working_days_before(date(2014, 1, 2), 3) == date(2013, 12, 27)
-    assert working_days_before(date(2014, 1, 2), 4) == date(2013, 12, 24)
+    assert ENGLAND_AND_WALES.working_days_before(date(2014, 1, 2), 3) == date(2013, 12, 27)
+    assert ENGLAND_AND_WALES.working_days_before(date(2014, 1, 2), 4) == date(2013, 12, 24)
 
 
 def test_the_board_meets_on_the_third_thursday_and_the_digest_is_due_five_working_days_before() -> None:

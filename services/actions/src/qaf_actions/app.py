@@ -1,26 +1,26 @@
-"""Composition root of the actions service: wires settings, clock, handlers, routes and the scheduler."""
+"""Composition root of the actions service: settings, clock, renderer and mailer wired into the use
+cases' context, and that context into the handlers, routes, scheduler and command line."""
 
 from __future__ import annotations
 
-import argparse
-import asyncio
-import contextlib
-import json
-import sys
 from dataclasses import dataclass
-from datetime import date
+from importlib import resources
 from pathlib import Path
 
 from qaf_shared import topics
 from qaf_shared.cli import service_main
-from qaf_shared.db import connect_pool, migrate_service
+from qaf_shared.clock import Clock, EventClock, WallClock
 from qaf_shared.runtime import ServiceDefinition, ServiceRuntime, Subscription
 
 from qaf_actions import handlers
-from qaf_actions.adapters.http import build_router, evaluation_json
-from qaf_actions.clock import Clock, FixedClock
-from qaf_actions.services import Context, evaluate_as_of
+from qaf_actions.adapters.mailer import SmtpMailer
+from qaf_actions.adapters.render import DigestRenderer
+from qaf_actions.adapters.repository import Repository
+from qaf_actions.entrypoints.cli import extend
+from qaf_actions.entrypoints.http import build_router
+from qaf_actions.entrypoints.scheduler import digest_schedule
 from qaf_actions.settings import ActionsSettings
+from qaf_actions.usecases import Context
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -28,6 +28,24 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 @dataclass
 class ActionsDefinition(ServiceDefinition):
     context: Context | None = None
+
+
+def packaged_plan_text() -> str:
+    return resources.files("qaf_actions.plan").joinpath("action_plan.yaml").read_text(encoding="utf-8")
+
+
+def context(settings: ActionsSettings, clock: Clock | None = None) -> Context:
+    """The use cases' context; `clock` overrides the one the settings name (tests, runs for a given date)."""
+    text = settings.plan_file.read_text(encoding="utf-8") if settings.plan_file else packaged_plan_text()
+    event_time = clock is None and settings.clock == "event"
+    fixed = clock or WallClock()
+
+    def clock_for(repository: Repository) -> Clock:
+        # event time is read in the caller's transaction, so a batch sees the clock it has just advanced
+        return EventClock(repository.latest_event_time) if event_time else fixed
+
+    return Context(settings, text, clock_for, DigestRenderer(settings.digest_output_dir), SmtpMailer(settings),
+                   event_time=event_time)
 
 
 def subscriptions(runtime: ServiceRuntime) -> list[Subscription]:
@@ -48,22 +66,9 @@ def subscriptions(runtime: ServiceRuntime) -> list[Subscription]:
     ]
 
 
-async def digest_scheduler(runtime: ServiceRuntime) -> None:
-    """Every poll: drift at the clock's date, and each Board digest that fell due, issued once."""
-    from qaf_actions.digest import run_schedule_once
-
-    ctx: Context = runtime.definition.context  # type: ignore[attr-defined]
-    if not ctx.settings.schedule_enabled:
-        return
-    while not runtime.stopping.is_set():
-        assert runtime.pool is not None
-        await run_schedule_once(runtime.pool, ctx)
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(runtime.stopping.wait(), timeout=ctx.settings.schedule_poll_s)
-
-
 def definition(settings: ActionsSettings | None = None, clock: Clock | None = None) -> ActionsDefinition:
     settings = settings or ActionsSettings()
+    ctx = context(settings, clock)
     return ActionsDefinition(
         name="actions",
         title="QAF actions service",
@@ -71,73 +76,14 @@ def definition(settings: ActionsSettings | None = None, clock: Clock | None = No
         settings=settings,
         migrations_dir=MIGRATIONS,
         subscriptions=subscriptions,
-        routers=[build_router()],
-        background=[digest_scheduler],
-        context=Context.from_settings(settings, clock),
+        routers=[build_router(ctx)],
+        background=[digest_schedule(ctx)] if settings.schedule_enabled else [],
+        context=ctx,
     )
-
-
-# -- command line: `qaf-actions digest --as-of 2013-11-14 [--force] [--no-send]`, `qaf-actions status` --
-
-
-async def _with_pool(defn: ServiceDefinition):  # type: ignore[no-untyped-def]
-    s = defn.settings
-    url = await migrate_service(s.database_url, defn.name, s.db_role_password.get_secret_value(), defn.migrations_dir)
-    return await connect_pool(url, defn.name)
-
-
-def _digest_command(defn: ServiceDefinition, args: argparse.Namespace) -> int:
-    from qaf_actions.digest import issue_digest
-
-    async def run() -> int:
-        pool = await _with_pool(defn)
-        try:
-            ctx: Context = defn.context  # type: ignore[attr-defined]
-            outcome = await issue_digest(pool, ctx, as_of=args.as_of, period=args.period, force=args.force,
-                                         send=not args.no_send)
-            if args.pdf:
-                async with pool.acquire() as conn:
-                    pdf = await conn.fetchval("SELECT pdf FROM digests WHERE digest_id = $1", outcome.digest_id)
-                Path(args.pdf).write_bytes(bytes(pdf))
-            state = "issued" if outcome.issued else "already issued (use --force to issue again)"
-            print(f"{outcome.digest_id} for {outcome.period}: {state}; sent: {outcome.sent}")
-            return 0
-        finally:
-            await pool.close()
-
-    return asyncio.run(run())
-
-
-def _status_command(defn: ServiceDefinition, args: argparse.Namespace) -> int:
-    async def run() -> int:
-        pool = await _with_pool(defn)
-        try:
-            ctx: Context = defn.context  # type: ignore[attr-defined]
-            async with pool.acquire() as conn:
-                evaluation = await evaluate_as_of(conn, ctx, args.as_of)
-            json.dump(evaluation_json(evaluation), sys.stdout, indent=2)
-            print()
-            return 0
-        finally:
-            await pool.close()
-
-    return asyncio.run(run())
-
-
-def extend(commands: argparse._SubParsersAction) -> dict:  # type: ignore[type-arg]
-    digest = commands.add_parser("digest", help="produce the Board digest as of a date (sent once per period)")
-    digest.add_argument("--as-of", type=date.fromisoformat, required=True, help="YYYY-MM-DD (event time)")
-    digest.add_argument("--period", help="YYYY-MM of the Board (default: the next Board on or after --as-of)")
-    digest.add_argument("--force", action="store_true", help="issue and send again even if already issued")
-    digest.add_argument("--no-send", action="store_true", help="store and announce, but do not email")
-    digest.add_argument("--pdf", help="also write the PDF to this file")
-    status = commands.add_parser("status", help="print each area's drift status as of a date (JSON)")
-    status.add_argument("--as-of", type=date.fromisoformat, required=True)
-    return {"digest": _digest_command, "status": _status_command}
 
 
 def main() -> int:
     return service_main(definition, extend=extend)
 
 
-__all__ = ["FixedClock", "definition", "main"]
+__all__ = ["definition", "extend", "main"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import jinja2
@@ -103,3 +104,23 @@ def render_pdf(html: str) -> bytes:
     from weasyprint import HTML  # loaded when a digest is rendered, not by every service start (~60 MB)
 
     return HTML(string=html).write_pdf()
+
+
+class DigestRenderer:
+    """The digest's HTML and PDF, and their copies in an output folder when one is configured."""
+
+    def __init__(self, output_dir: Path | None = None) -> None:
+        self._output_dir = output_dir
+
+    def html(self, view: DigestView) -> str:
+        return render_html(view)
+
+    def pdf(self, html: str) -> bytes:
+        return render_pdf(html)
+
+    def keep_copies(self, digest_id: str, html: str, pdf: bytes) -> None:
+        if self._output_dir is None:
+            return
+        self._output_dir.mkdir(parents=True, exist_ok=True)
+        (self._output_dir / f"{digest_id}.pdf").write_bytes(pdf)
+        (self._output_dir / f"{digest_id}.html").write_text(html, encoding="utf-8")

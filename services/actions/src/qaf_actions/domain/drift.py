@@ -18,12 +18,13 @@ track. Figures are those of the last complete month as of the date.
 
 from __future__ import annotations
 
-import calendar
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Literal
 
+from qaf_shared.contracts.reporting import ThemeUpdated
+from qaf_shared.months import Month, add_months
 from qaf_shared.vocabulary import AreaStatus, DriftKind, MilestoneStatus
 
 from qaf_actions.domain.plan import ActionPlan, Area, FigureSpec, Indicator, ProposedAction, baseline_period
@@ -39,7 +40,7 @@ class Figure:
     denominator: int
 
 
-def figure_key(spec: FigureSpec, window_months: int, period_end: str) -> FigureKey:
+def figure_key(spec: FigureSpec | ThemeUpdated, window_months: int, period_end: str) -> FigureKey:
     return (
         spec.theme.value,
         spec.measure,
@@ -51,25 +52,24 @@ def figure_key(spec: FigureSpec, window_months: int, period_end: str) -> FigureK
     )
 
 
-def month_of(d: date) -> str:
-    return f"{d.year:04d}-{d.month:02d}"
+def spec_key(spec: FigureSpec | ThemeUpdated) -> tuple[str, str, str, str, str]:
+    """Which figure a spec (or a reported figure) is, whatever its window and month."""
+    return figure_key(spec, 0, "")[:5]  # type: ignore[return-value]
 
 
-def add_months(month: str, n: int) -> str:
-    y, m = int(month[:4]), int(month[5:])
-    total = y * 12 + (m - 1) + n
-    return f"{total // 12:04d}-{total % 12 + 1:02d}"
+def watches(plan: ActionPlan, figure: ThemeUpdated) -> bool:
+    """Whether the plan has an indicator on this figure."""
+    return spec_key(figure) in {spec_key(s) for s in plan.figures_watched()}
 
 
-def add_months_to_date(d: date, n: int) -> date:
-    month = add_months(month_of(d), n)
-    y, m = int(month[:4]), int(month[5:])
-    return date(y, m, min(d.day, calendar.monthrange(y, m)[1]))
+def shift_month(label: str, months: int) -> str:
+    """A month written YYYY-MM, `months` later (or earlier), written the same way."""
+    return Month.parse(label).shift(months).label
 
 
 def last_complete_month(as_of: date) -> str:
     """The month whose figures are final as of a date: this month if the date is its last day."""
-    return add_months(month_of(as_of + timedelta(days=1)), -1)
+    return Month.of(as_of + timedelta(days=1)).shift(-1).label
 
 
 def _fmt(value: float, kind: str) -> str:
@@ -176,8 +176,7 @@ def evaluate_action(area_id: str, action: ProposedAction, history: Sequence[tupl
             figures | {"days_overdue": days},
         )
     if action.starts_on is not None:
-        start_month_end = date(action.starts_on.year, action.starts_on.month,
-                               calendar.monthrange(action.starts_on.year, action.starts_on.month)[1])
+        start_month_end = Month.of(action.starts_on).last_day()
         if as_of > start_month_end and status is MilestoneStatus.NOT_STARTED:
             if action.due_on is None:
                 return ActionResult(
@@ -198,7 +197,7 @@ def evaluate_action(area_id: str, action: ProposedAction, history: Sequence[tupl
 
 def _find_figure(figures: Mapping[FigureKey, Figure], spec: FigureSpec, window: int, end_month: str) -> tuple[str, Figure] | None:
     for back in range(window):
-        period_end = add_months(end_month, -back)
+        period_end = shift_month(end_month, -back)
         found = figures.get(figure_key(spec, window, period_end))
         if found is not None:
             return period_end, found
@@ -274,7 +273,7 @@ def evaluate_indicator(
     now = f"{ind.description}: {_fmt(value, k)} in the {window} months to {period_end}{stale}"
     against = f"against a baseline of {_fmt(baseline, k)} ({baseline_source})"
 
-    grace_end = add_months_to_date(grace_from, ind.grace_months)
+    grace_end = add_months(grace_from, ind.grace_months)
     if as_of < grace_end:
         return IndicatorResult(
             area_id, ind.indicator_id, AreaStatus.ON_TRACK,

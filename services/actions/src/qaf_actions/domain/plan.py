@@ -15,6 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from qaf_shared.envelope import OPAQUE_ID_PATTERN
+from qaf_shared.months import Month
 from qaf_shared.contracts.reporting import Measure
 from qaf_shared.vocabulary import ACTION_PLAN_THEMES, Service, Theme
 
@@ -42,7 +43,7 @@ def _month(text: str) -> int:
 
 
 def _last_day(year: int, month: int) -> date:
-    return date(year, month, calendar.monthrange(year, month)[1])
+    return Month.of(date(year, month, 1)).last_day()
 
 
 def parse_plan_date(text: str | None) -> tuple[date | None, date | None]:

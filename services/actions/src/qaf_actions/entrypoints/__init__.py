@@ -1,0 +1,1 @@
+"""Inbound: the HTTP API, the command line and the background schedule."""
