@@ -101,3 +101,13 @@ def test_a_huge_key_is_cut_too() -> None:
     _, cut, headers = bounded_copy(b"v", key, 100)
     assert cut == key[:DLQ_MAX_KEY_BYTES]
     assert dict(headers)["x-dlq-original-key-sha256"] == hashlib.sha256(key).hexdigest().encode()
+
+
+def test_a_use_cases_refusal_in_a_handler_is_permanent_with_its_message_as_the_reason() -> None:
+    from qaf_shared.errors import Conflict, Invalid, NotFound
+    from qaf_shared.kafka.consumer import describe
+
+    for refusal in (NotFound("no audit 'A-1' was allocated"), Conflict("already resolved"),
+                    Invalid("is in the future", field="opened_on")):
+        assert classify(refusal) is Failure.PERMANENT
+    assert describe(NotFound("no audit 'A-1' was allocated")) == "no audit 'A-1' was allocated"

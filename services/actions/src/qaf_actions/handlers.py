@@ -16,7 +16,7 @@ from pydantic import BaseModel
 
 from qaf_shared import contracts
 from qaf_shared.envelope import Envelope
-from qaf_shared.kafka import Handlers, PermanentFailure
+from qaf_shared.kafka import Handlers
 from qaf_shared.unit_of_work import PostgresUnitOfWork
 
 from qaf_actions import usecases
@@ -39,10 +39,8 @@ class DriftConsumer:
         await self.apply_batch(conn, [event])
 
     async def apply_batch(self, conn: asyncpg.Connection, events: Sequence[DriftEvent]) -> None:
-        try:
-            await usecases.apply_drift_events(PostgresUnitOfWork.joined(conn, Repository), self.ctx, events)
-        except usecases.UnknownAction as exc:  # a milestone of an action the plan does not have never applies
-            raise PermanentFailure(str(exc)) from exc
+        # a milestone of an action the plan does not have is refused (UnknownAction) and dead-lettered
+        await usecases.apply_drift_events(PostgresUnitOfWork.joined(conn, Repository), self.ctx, events)
 
 
 # -- the work ledger for the digest: each event recorded by its entry in the Repository ---------------

@@ -1,14 +1,13 @@
 """Thin handlers: take an event and the connection of its transaction, run its use case in it.
 
 A rule an event can never pass (an update for a case never opened, a closure before the opening,
-a run "as of" a future date) raises PermanentFailure: the event goes to the dead-letter topic with
-the reason, and nothing stored is touched.
+a run "as of" a future date) is a use case's refusal (qaf_shared.errors): the consumer dead-letters
+the event with its reason, and nothing stored is touched.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Iterator
-from contextlib import contextmanager
+from collections.abc import Awaitable
 from typing import Any
 
 import asyncpg
@@ -16,8 +15,6 @@ import structlog
 
 from qaf_shared.contracts import AllocationRunRequested, AuditCompleted, CaseClosed, CaseOpened, CaseUpdated
 from qaf_shared.envelope import Envelope
-from qaf_shared.errors import DomainError
-from qaf_shared.kafka import PermanentFailure
 from qaf_shared.unit_of_work import PostgresUnitOfWork
 
 from qaf_allocation import usecases
@@ -29,14 +26,6 @@ log = structlog.get_logger(__name__)
 
 def _joined(conn: asyncpg.Connection) -> PostgresUnitOfWork[Repository]:
     return PostgresUnitOfWork.joined(conn, Repository)
-
-
-@contextmanager
-def _refusals_are_permanent() -> Iterator[None]:
-    try:
-        yield
-    except DomainError as exc:
-        raise PermanentFailure(str(exc)) from None
 
 
 def _details(p: CaseOpened | CaseUpdated) -> CaseDetails:
@@ -62,8 +51,7 @@ async def handle_case_closed(conn: asyncpg.Connection, event: Envelope[CaseClose
 
 
 async def _apply_case_event(event: Envelope[Any], applying: Awaitable[CaseChange]) -> None:
-    with _refusals_are_permanent():
-        change = await applying
+    change = await applying
     if not change.applied:
         log.info("allocation.case_event_stale", case_id=change.case.case_id, event_type=event.event_type)
 
@@ -80,7 +68,6 @@ async def handle_run_requested(conn: asyncpg.Connection, event: Envelope[Allocat
     p = event.payload
     request = usecases.RunRequest(month=p.month, as_of=p.as_of, requested_by=p.requested_by, trigger="command",
                                   seed=event.event_id.int & (2**63 - 1), redraw=p.redraw)
-    with _refusals_are_permanent():
-        outcome = await usecases.run_month(_joined(conn), ctx, request, causation=event)
+    outcome = await usecases.run_month(_joined(conn), ctx, request, causation=event)
     if not outcome.created:
         log.info("allocation.already_drawn", month=p.month, draw_id=outcome.draw_id)

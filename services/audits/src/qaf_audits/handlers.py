@@ -10,8 +10,7 @@ import asyncpg
 
 from qaf_shared.contracts.allocation import AuditAllocated, AuditReallocated
 from qaf_shared.envelope import Envelope
-from qaf_shared.errors import NotFound
-from qaf_shared.kafka import Handlers, PermanentFailure
+from qaf_shared.kafka import Handlers
 from qaf_shared.unit_of_work import PostgresUnitOfWork
 
 from qaf_audits import usecases
@@ -28,12 +27,10 @@ async def on_audit_allocated(conn: asyncpg.Connection, event: Envelope[AuditAllo
 
 
 async def on_audit_reallocated(conn: asyncpg.Connection, event: Envelope[AuditReallocated]) -> None:
-    try:
-        await usecases.record_reallocation(
-            PostgresUnitOfWork.joined(conn, Repository), event.payload, occurred_at=event.occurred_at
-        )
-    except NotFound as unknown:  # retrying cannot make an audit that was never allocated appear
-        raise PermanentFailure(str(unknown)) from unknown
+    # an audit never allocated is refused (NotFound): retrying cannot make it appear, so it is dead-lettered
+    await usecases.record_reallocation(
+        PostgresUnitOfWork.joined(conn, Repository), event.payload, occurred_at=event.occurred_at
+    )
 
 
 HANDLERS: Handlers = {

@@ -4,32 +4,21 @@ or closed case can be refused. Each runs its use case in the consumer's transact
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
-
 import asyncpg
 
 from qaf_shared.contracts import CaseClosed, CaseOpened, CaseUpdated
 from qaf_shared.envelope import Envelope
-from qaf_shared.kafka import Handlers, PermanentFailure
+from qaf_shared.kafka import Handlers
 from qaf_shared.unit_of_work import PostgresUnitOfWork
 
 from qaf_escalations import usecases
 from qaf_escalations.adapters.repository import Repository
-from qaf_escalations.domain.errors import EventFromTheFuture
-
-
-async def _dead_letter_if_from_the_future(use_case: Awaitable[None]) -> None:
-    """A case event dated after the service's today can never apply: dead-letter it, saying why."""
-    try:
-        await use_case
-    except EventFromTheFuture as exc:
-        raise PermanentFailure(exc.message) from exc
 
 
 def case_handlers(ctx: usecases.Context) -> Handlers:
     async def on_case_opened(conn: asyncpg.Connection, event: Envelope[CaseOpened]) -> None:
         uow = PostgresUnitOfWork.joined(conn, Repository)
-        await _dead_letter_if_from_the_future(usecases.record_case_opened(uow, ctx, event.payload, event.occurred_at))
+        await usecases.record_case_opened(uow, ctx, event.payload, event.occurred_at)
 
     async def on_case_updated(conn: asyncpg.Connection, event: Envelope[CaseUpdated]) -> None:
         uow = PostgresUnitOfWork.joined(conn, Repository)
@@ -37,7 +26,7 @@ def case_handlers(ctx: usecases.Context) -> Handlers:
 
     async def on_case_closed(conn: asyncpg.Connection, event: Envelope[CaseClosed]) -> None:
         uow = PostgresUnitOfWork.joined(conn, Repository)
-        await _dead_letter_if_from_the_future(usecases.record_case_closed(uow, ctx, event.payload, event.occurred_at))
+        await usecases.record_case_closed(uow, ctx, event.payload, event.occurred_at)
 
     return {
         CaseOpened: on_case_opened,

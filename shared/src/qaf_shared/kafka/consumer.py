@@ -7,7 +7,8 @@ dead-lettered. For each record:
 - the event's id is inserted into `processed_events` in the same transaction as the handler's change,
   so a redelivered event changes nothing; offsets are committed only after that transaction;
 - a failure is classified (`classify`): a *permanent* one (a contract violation, a domain rule the
-  event can never pass, a data or integrity error of the event itself) dead-letters the event at once;
+  event can never pass — `PermanentFailure`, or a use case's refusal, any `qaf_shared.errors.DomainError`
+  — a data or integrity error of the event itself) dead-letters the event at once;
   a *transient* one (database or broker unavailable, read-only after a failover, disk full, lock or
   statement timeout, serialization failure, out of memory, a dead-letter publish that failed) is
   retried in place without end; anything else is *unexpected* (most likely a bug) and is retried in
@@ -41,6 +42,7 @@ from aiokafka import AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.errors import IllegalStateError, MessageSizeTooLargeError
 
 from qaf_shared.envelope import ContractViolation, Envelope, Payload, decode
+from qaf_shared.errors import DomainError
 from qaf_shared.kafka.connection import MAX_MESSAGE_BYTES
 from qaf_shared.metrics import DEAD_LETTERED, EVENTS_HANDLED, RETRIES, RETRYING_PARTITIONS, TRANSIENT_FAILURES
 from qaf_shared.topics import DLQ_SUFFIX, logical_name
@@ -117,7 +119,7 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
 
 def classify(exc: BaseException) -> Failure:
     """Whether a failure can never pass (dead-letter), will pass (retry), or is not known (retry, bounded)."""
-    if isinstance(exc, (PermanentFailure, ContractViolation)):
+    if isinstance(exc, (PermanentFailure, ContractViolation, DomainError)):
         return Failure.PERMANENT
     if isinstance(exc, asyncpg.PostgresError):
         state = exc.sqlstate or ""
@@ -132,7 +134,7 @@ def classify(exc: BaseException) -> Failure:
 
 
 def describe(exc: BaseException) -> str:
-    if isinstance(exc, PermanentFailure):
+    if isinstance(exc, (PermanentFailure, DomainError)):
         return str(exc)
     if isinstance(exc, asyncpg.PostgresError):
         return f"database refused the change: {exc}"
