@@ -42,7 +42,7 @@ ReportingUoW = Annotated[Reporting, Depends(unit_of_work(Repository))]
 
 
 class CSVResponse(Response):
-    media_type = "text/csv; charset=utf-8"
+    media_type = "text/csv"  # Starlette adds "; charset=utf-8", as for every text type
 
 
 # The endpoints that answer JSON or, with format=csv, CSV: the document names both.
