@@ -36,18 +36,18 @@ from qaf_shared.contracts.examples import EXAMPLES
 from qaf_shared.db import connect_pool, migrate_service
 from qaf_shared.envelope import decode, new_envelope
 from qaf_shared.kafka import client_options, ensure_topics, make_producer
+from qaf_shared.months import Month
 from qaf_shared.runtime import tune_gc
+from qaf_shared.unit_of_work import PostgresUnitOfWork
 from qaf_shared.vocabulary import (
     Answer, ComplaintCategory, EscalationReason, Grade, Service, Severity, Theme,
 )
 
-from qaf_reporting import handlers
-from qaf_reporting.adapters import repository as repo
-from qaf_reporting.adapters.http import build_collation, build_quarterly, compute_figures
-from qaf_reporting.adapters.replay import partitions_of, replay_into
+from qaf_reporting import handlers, usecases
+from qaf_reporting.adapters.repository import Repository
 from qaf_reporting.app import TOPICS, definition
 from qaf_reporting.domain import dashboard
-from qaf_reporting.domain.months import month_of, parse_month
+from qaf_reporting.entrypoints.replay import partitions_of, replay_into
 from qaf_reporting.settings import ReportingSettings
 
 EVENTS = int(os.environ.get("QAF_BENCH_REPORTING_EVENTS", "200000"))
@@ -201,7 +201,7 @@ def expected_totals(messages: list[tuple[str, bytes, bytes]]) -> Counter[tuple[A
         kind, field = rule
         p = env["payload"]
         stamp = p[field]
-        month = parse_month(stamp) if field == "month" else month_of(date.fromisoformat(stamp[:10]))
+        month = Month.parse(stamp) if field == "month" else Month.of(date.fromisoformat(stamp[:10]))
         expected[(kind, p["service"], month)] += 1
         if kind == "audit":
             for theme in {t["theme"] for t in p["themes"]}:
@@ -270,22 +270,26 @@ def percentile(samples: list[float], q: float) -> float:
 
 async def time_queries(pool: Any, rounds: int, seed: int = 11) -> dict[str, dict[str, float]]:
     rng = random.Random(seed)
-    first, last = parse_month(f"{FIRST_YEAR + 1}-01"), parse_month(f"{FIRST_YEAR + YEARS - 1}-12")
+    first, last = Month.parse(f"{FIRST_YEAR + 1}-01"), Month.parse(f"{FIRST_YEAR + YEARS - 1}-12")
     scopes = ["all", *SERVICES]
 
+    def uow() -> PostgresUnitOfWork[Repository]:
+        return PostgresUnitOfWork(pool, Repository)
+
     async def figures() -> None:
-        await compute_figures(pool, rng.choice(scopes), rng.choice([1, 3, 6, 12]), rng.randint(first, last))
+        await usecases.figures(uow(), scope=rng.choice(scopes), window=rng.choice([1, 3, 6, 12]),
+                               period_end=Month(rng.randint(first, last)))
 
     async def collation() -> None:
-        await build_collation(pool, rng.randint(first, last))
+        await usecases.monthly_collation(uow(), Month(rng.randint(first, last)))
 
     async def quarterly() -> None:
-        await build_quarterly(pool, rng.randint(first, last), rng.choice(scopes))
+        await usecases.quarterly_report(uow(), Month(rng.randint(first, last)), rng.choice(scopes))
 
     async def dashboard_series() -> None:
         end = rng.randint(first, last)
-        dashboard.series(end, await repo.monthly_sums_reading(pool, dashboard.READS, rng.choice(scopes),
-                                                              dashboard.first_month_needed(end), end))
+        dashboard.series(end, await Repository(pool).monthly_sums_reading(
+            dashboard.READS, rng.choice(scopes), dashboard.first_month_needed(end), end))
 
     results = {}
     for name, query in (("figures", figures), ("monthly_collation", collation), ("quarterly", quarterly),
@@ -324,13 +328,13 @@ async def _run(ctx: BenchContext) -> tuple[list[Figure], str]:
         stats = await replay_into(service, pool, url, publish=False)
         own_cpu = time.process_time() - own_cpu
         database_cpu = await backends.stop()
-        first = await repo.snapshot(pool)
+        first = await Repository(pool).snapshot()
         actual = await actual_totals(pool)
         profiler = new_profiler()
         profiler.start()
         again = await replay_into(service, pool, url, publish=False)
         profiler.stop()
-        second = await repo.snapshot(pool)
+        second = await Repository(pool).snapshot()
         buckets = await pool.fetchval("SELECT count(*) FROM monthly_counts")
         queries = await time_queries(pool, QUERY_ROUNDS)
     finally:

@@ -198,7 +198,7 @@ async def test_a_replay_retries_a_failing_record_in_place_and_commits_only_once_
     database_url: str, kafka_settings: KafkaSettings, database: asyncpg.Connection
 ) -> None:
     """Reporting's pipelined replay (consume_to_end) keeps the same promise as the live consumer."""
-    from qaf_reporting.adapters.replay import consume_to_end
+    from qaf_reporting.entrypoints.replay import consume_to_end
     from qaf_shared.db import connect_pool, migrate_service
     from qaf_shared.kafka import RetryPolicy, make_producer
     from tests.support.probe import MIGRATIONS, recorder

@@ -25,7 +25,7 @@ REQUIRED = ["__init__.py", "app.py", "settings.py", "handlers.py", "usecases.py"
             "entrypoints/__init__.py", "entrypoints/http.py", "adapters/__init__.py", "adapters/repository.py",
             "migrations"]
 TOP_LEVEL = {"__init__.py", "app.py", "settings.py", "handlers.py", "usecases.py", "views.py"}
-INBOUND = {"http.py", "cli.py", "scheduler.py", "__init__.py"}
+INBOUND = {"http.py", "cli.py", "scheduler.py", "replay.py", "__init__.py"}
 SQL_CALLS = {"execute", "executemany", "fetch", "fetchrow", "fetchval", "copy_records_to_table", "cursor"}
 
 

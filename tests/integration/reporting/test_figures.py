@@ -13,13 +13,15 @@ import pytest
 
 from qaf_shared import topics
 from qaf_shared.envelope import decode
+from qaf_shared.months import Month
 from qaf_shared.settings import KafkaSettings
+from qaf_shared.unit_of_work import PostgresUnitOfWork
 from qaf_shared.vocabulary import Answer, ComplaintStage, EscalationReason, Grade, Severity, Theme
-from qaf_reporting.adapters import repository
-from qaf_reporting.adapters.http import compute_figures
-from qaf_reporting.adapters.replay import replay_from_zero
-from qaf_reporting.domain import dashboard
+from qaf_reporting import usecases
+from qaf_reporting.adapters.repository import Repository
 from qaf_reporting.app import definition
+from qaf_reporting.domain import dashboard
+from qaf_reporting.entrypoints.replay import replay_from_zero
 from qaf_reporting.settings import ReportingSettings
 from tests.conftest import eventually
 from tests.support.kafka import produce, read_topic
@@ -118,6 +120,12 @@ EXPECTED_OCTOBER_ALL = {
 }
 
 
+async def compute_figures(pool: asyncpg.Pool, scope: str, window: int, period_end: int) -> list[Any]:
+    """The figures of a window, read as the API reads them."""
+    uow = PostgresUnitOfWork(pool, Repository)
+    return (await usecases.figures(uow, scope=scope, window=window, period_end=Month(period_end))).figures
+
+
 async def test_known_events_give_exact_figures_published_coalesced_and_rebuilt_identically_by_replay(
     database_url: str, kafka_settings: KafkaSettings
 ) -> None:
@@ -188,12 +196,12 @@ async def test_known_events_give_exact_figures_published_coalesced_and_rebuilt_i
         # the dashboard reads sums with only the dimensions it tells apart: the same series as from all of them
         for scope in ("all", FR.value, SS.value):
             start, end = dashboard.first_month_needed(2013 * 12 + 9), 2013 * 12 + 9
-            lean = await repository.monthly_sums_reading(pool, dashboard.READS, scope, start, end)
+            lean = await Repository(pool).monthly_sums_reading(dashboard.READS, scope, start, end)
             every_dimension = {kind: ("theme", "k1", "k2") for kind in dashboard.KINDS}
-            full = await repository.monthly_sums_reading(pool, every_dimension, scope, start, end)
+            full = await Repository(pool).monthly_sums_reading(every_dimension, scope, start, end)
             assert sum(map(len, lean.values())) < sum(map(len, full.values())) or scope != "all"
             assert dashboard.series(end, lean) == dashboard.series(end, full)
-        before = await repository.snapshot(pool)
+        before = await Repository(pool).snapshot()
         figures_before = {w: await compute_figures(pool, "all", w, 2013 * 12 + 9) for w in (1, 3, 6, 12)}
 
     # batches of two: many in flight one after another (pipelined), first sightings and case states in order
@@ -205,7 +213,7 @@ async def test_known_events_give_exact_figures_published_coalesced_and_rebuilt_i
     assert stats.published == 0
     async with running(reporting) as service:
         pool = service.runtime.pool
-        assert await repository.snapshot(pool) == before
+        assert await Repository(pool).snapshot() == before
         assert {w: await compute_figures(pool, "all", w, 2013 * 12 + 9) for w in (1, 3, 6, 12)} == figures_before
         # the group resumes after the replay: an event sent now is applied once, nothing before it again
         await produce(kafka_settings, f.envelope(f.escalation("E-3", FR, date(2013, 10, 30)), date(2013, 10, 30)))

@@ -23,9 +23,9 @@ from qaf_shared import topics
 from qaf_shared.kafka import client_options
 from qaf_shared.settings import KafkaSettings
 from qaf_shared.vocabulary import Severity, Theme
-from qaf_reporting.adapters import repository
-from qaf_reporting.adapters.replay import partitions_of
+from qaf_reporting.adapters.repository import Repository
 from qaf_reporting.app import definition
+from qaf_reporting.entrypoints.replay import partitions_of
 from tests.conftest import eventually
 from tests.integration.reporting.test_figures import settings
 from tests.support.kafka import produce
@@ -57,7 +57,7 @@ async def state(database_url: str, group: str, kafka: KafkaSettings) -> dict[str
     """What a replay would change: the figures, the once-keys and the group's committed offsets."""
     conn = await asyncpg.connect(database_url, server_settings={"search_path": "reporting"})
     try:
-        figures = await repository.snapshot(conn)
+        figures = await Repository(conn).snapshot()
         processed = await conn.fetchval("SELECT count(*) FROM processed_events WHERE consumer = 'reporting'")
         audits = await conn.fetchval("SELECT sum(n) FROM monthly_counts WHERE kind = 'audit'")
     finally:

@@ -8,19 +8,19 @@ import pytest
 
 from qaf_shared.contracts import ThemeUpdated
 from qaf_shared.envelope import decode
+from qaf_shared.months import Month
 from qaf_shared.vocabulary import Answer, ComplaintStage, Severity, Theme
 from qaf_reporting.domain import effects as k
 from qaf_reporting.domain.cases import CaseState, apply_change, delta
 from qaf_reporting.domain.effects import CaseChange, RejectedEvent, effects_of
 from qaf_reporting.domain.figures import Figure
-from qaf_reporting.domain.months import month_label, parse_month
 from qaf_reporting.domain.publishing import Published, changed, targets
 from tests.unit.reporting import factories as f
 from tests.unit.reporting.factories import FR, SS
 
 
 def counts(event) -> set[tuple]:  # type: ignore[no-untyped-def]
-    return {(kind, service, month_label(month), theme, k1, k2, 1)
+    return {(kind, service, Month(month).label, theme, k1, k2, 1)
             for g in effects_of(event).groups for kind, service, month, theme, k1, k2 in g.counts}
 
 
@@ -62,28 +62,28 @@ def test_an_event_dated_outside_any_plausible_year_is_rejected_with_a_reason() -
 
 
 def test_case_counters_follow_the_case_through_opening_transfer_and_closing() -> None:
-    oct_, nov = parse_month("2013-10"), parse_month("2013-11")
+    oct_, nov = Month.parse("2013-10"), Month.parse("2013-11")
     opened = apply_change(None, CaseChange("C-1", "opened", FR.value, oct_))
     assert {(c.kind, c.service, c.n) for c in delta(None, opened)} == {("case-opened", "first-response", 1)}
     moved = apply_change(opened, CaseChange("C-1", "updated", SS.value))
     assert {(c.kind, c.service, c.n) for c in delta(opened, moved)} == {
         ("case-opened", "first-response", -1), ("case-opened", "safeguarding-and-support", 1)}
     closed = apply_change(moved, CaseChange("C-1", "closed", month=nov))
-    assert [(c.kind, c.service, month_label(c.month), c.n) for c in delta(moved, closed)] == [
+    assert [(c.kind, c.service, Month(c.month).label, c.n) for c in delta(moved, closed)] == [
         ("case-closed", "safeguarding-and-support", "2013-11", 1)]
 
 
 def test_a_case_closed_before_its_opening_is_seen_counts_once_the_opening_arrives() -> None:
-    closed = apply_change(None, CaseChange("C-1", "closed", month=parse_month("2013-11")))
+    closed = apply_change(None, CaseChange("C-1", "closed", month=Month.parse("2013-11")))
     assert delta(None, closed) == []
-    opened = apply_change(closed, CaseChange("C-1", "opened", FR.value, parse_month("2013-02")))
-    assert {(c.kind, month_label(c.month)) for c in delta(closed, opened)} == {
+    opened = apply_change(closed, CaseChange("C-1", "opened", FR.value, Month.parse("2013-02")))
+    assert {(c.kind, Month(c.month).label) for c in delta(closed, opened)} == {
         ("case-opened", "2013-02"), ("case-closed", "2013-11")}
-    assert opened == CaseState("C-1", FR.value, parse_month("2013-02"), parse_month("2013-11"))
+    assert opened == CaseState("C-1", FR.value, Month.parse("2013-02"), Month.parse("2013-11"))
 
 
 def test_a_change_touches_its_service_and_all_for_every_window_up_to_the_watermark() -> None:
-    sep, oct_ = parse_month("2013-09"), parse_month("2013-10")
+    sep, oct_ = Month.parse("2013-09"), Month.parse("2013-10")
     found = targets([(k.AUDITS_FAMILY, FR.value, sep)], latest=oct_)
     assert found == {
         (k.AUDITS_FAMILY, scope, w, pe)
@@ -91,13 +91,13 @@ def test_a_change_touches_its_service_and_all_for_every_window_up_to_the_waterma
         for w, pe in [(1, sep), (3, sep), (3, oct_), (6, sep), (6, oct_), (12, sep), (12, oct_)]
     }
     # a case counter touches the open-case families at every later period end
-    cases = targets([(k.CASES_FAMILY, FR.value, parse_month("2013-01"))], latest=oct_)
+    cases = targets([(k.CASES_FAMILY, FR.value, Month.parse("2013-01"))], latest=oct_)
     assert {fam for fam, *_ in cases} == {k.ESCALATIONS_FAMILY, k.COMPLAINTS_FAMILY}
     assert len(cases) == 2 * 2 * 4 * 10
 
 
 def test_only_figures_that_moved_are_published_with_their_previous_value_and_delta() -> None:
-    figure = Figure("supervision", "audit-theme", None, None, "all", 3, parse_month("2013-10"), 14, 150, "audits")
+    figure = Figure("supervision", "audit-theme", None, None, "all", 3, Month.parse("2013-10"), 14, 150, "audits")
     same = Published(14, 150, 9.33)
     assert changed([figure], {figure.key: same}) == []
     ((_, message),) = changed([figure], {figure.key: Published(11, 150, 7.33)})

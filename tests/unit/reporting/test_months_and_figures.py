@@ -6,12 +6,11 @@ from datetime import UTC, date, datetime
 
 import pytest
 
+from qaf_shared.months import Month
+
 from qaf_reporting.domain import effects as k
 from qaf_reporting.domain.figures import family_figures, open_cases, window_sums
-from qaf_reporting.domain.months import (
-    month_label,
-    month_of,
-    parse_month,
+from qaf_reporting.domain.windows import (
     period_ends_covering,
     previous_period,
     rate,
@@ -21,36 +20,36 @@ from qaf_reporting.domain.months import (
 
 
 def m(label: str) -> int:
-    return parse_month(label)
+    return Month.parse(label)
 
 
 def test_a_window_ending_in_february_reaches_back_across_the_year_boundary() -> None:
-    assert [month_label(x) for x in window_months(m("2014-02"), 3)] == ["2013-12", "2014-01", "2014-02"]
-    assert month_label(window_start(m("2014-01"), 12)) == "2013-02"
-    assert month_label(window_start(m("2014-01"), 1)) == "2014-01"
-    assert [month_label(x) for x in window_months(m("2013-12"), 6)][0] == "2013-07"
+    assert [Month(x).label for x in window_months(m("2014-02"), 3)] == ["2013-12", "2014-01", "2014-02"]
+    assert Month(window_start(m("2014-01"), 12)).label == "2013-02"
+    assert Month(window_start(m("2014-01"), 1)).label == "2014-01"
+    assert [Month(x).label for x in window_months(m("2013-12"), 6)][0] == "2013-07"
 
 
 def test_previous_period_and_month_labels_round_trip() -> None:
-    assert month_label(previous_period(m("2013-07"), 3)) == "2013-04"
-    assert month_label(previous_period(m("2014-02"), 3)) == "2013-11"
+    assert Month(previous_period(m("2013-07"), 3)).label == "2013-04"
+    assert Month(previous_period(m("2014-02"), 3)).label == "2013-11"
     for label in ("1999-12", "2000-01", "2013-10", "2100-12"):
-        assert month_label(parse_month(label)) == label
-    assert month_of(date(2014, 1, 31)) == m("2014-01")
-    assert month_of(datetime(2013, 12, 31, 23, 59, tzinfo=UTC)) == m("2013-12")
+        assert Month.parse(label).label == label
+    assert Month.of(date(2014, 1, 31)) == m("2014-01")
+    assert Month.of(datetime(2013, 12, 31, 23, 59, tzinfo=UTC)) == m("2013-12")
 
 
 @pytest.mark.parametrize("bad", ["2013-13", "2013-00", "13-10", "2013/10", ""])
 def test_a_malformed_month_is_refused_with_the_expected_form(bad: str) -> None:
     with pytest.raises(ValueError, match="YYYY-MM"):
-        parse_month(bad)
+        Month.parse(bad)
 
 
 def test_period_ends_covering_a_month_stop_at_the_latest_month_seen() -> None:
     nov = m("2013-11")
-    assert [month_label(x) for x in period_ends_covering(nov, 3, latest=m("2014-06"))] == [
+    assert [Month(x).label for x in period_ends_covering(nov, 3, latest=m("2014-06"))] == [
         "2013-11", "2013-12", "2014-01"]
-    assert [month_label(x) for x in period_ends_covering(nov, 12, latest=m("2013-12"))] == ["2013-11", "2013-12"]
+    assert [Month(x).label for x in period_ends_covering(nov, 12, latest=m("2013-12"))] == ["2013-11", "2013-12"]
     assert list(period_ends_covering(nov, 1, latest=m("2013-10"))) == []
 
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from qaf_shared.months import Month
+
 from qaf_reporting.domain import effects as k
-from qaf_reporting.domain.months import parse_month
 from qaf_reporting.domain.reports import collation_rows, monthly_collation, quarterly_report
 
 
@@ -22,7 +23,7 @@ def test_the_quarterly_report_ranks_themes_by_prevalence_and_by_change_against_t
         (k.AUDIT_THEME, "children-in-need", "minor", ""): 10,
         (k.AUDIT_THEME, "supervision", "minor", ""): 2,
     }
-    report = quarterly_report(parse_month("2013-07"), "all", quarter, previous)
+    report = quarterly_report(Month.parse("2013-07"), "all", quarter, previous)
     assert report["quarter"] == {"from": "2013-05", "to": "2013-07"}
     assert report["previous_quarter"] == {"from": "2013-02", "to": "2013-04"}
     assert report["key_areas_for_practice_development"] == [
@@ -36,7 +37,7 @@ def test_the_quarterly_report_ranks_themes_by_prevalence_and_by_change_against_t
 
 
 def test_a_quarter_with_no_audits_before_it_has_no_change_rather_than_a_division_by_zero() -> None:
-    report = quarterly_report(parse_month("2013-07"), "all",
+    report = quarterly_report(Month.parse("2013-07"), "all",
                               {(k.AUDIT, "", "", ""): 2, (k.AUDIT_THEME, "fathers", "minor", ""): 1}, {})
     (row,) = report["themes_by_prevalence"]
     assert (row["per_100_audits"], row["previous_per_100_audits"], row["change"]) == (50.0, None, None)
@@ -49,7 +50,7 @@ def test_the_monthly_collation_compares_completed_with_allocated_per_service_and
                            (k.GRADE, "", "overall", "good"): 2, (k.GRADE, "", "overall", "inadequate"): 1},
         "children-in-care": {(k.ALLOCATED, "", "", ""): 2},
     }
-    report = monthly_collation(parse_month("2013-10"), by_service)
+    report = monthly_collation(Month.parse("2013-10"), by_service)
     sections = {s["service"]: s for s in report["services"]}
     assert list(sections) == ["first-response", "children-in-care", "all"]
     assert sections["all"]["audits_allocated"] == 6

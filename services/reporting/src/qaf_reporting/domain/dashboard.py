@@ -11,12 +11,13 @@ from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from qaf_shared.months import Month
 from qaf_shared.vocabulary import Answer, Severity
 
 from qaf_reporting.domain import effects as k
 from qaf_reporting.domain.figures import Sums, window_sums
-from qaf_reporting.domain.months import month_label, rate
 from qaf_reporting.domain.reports import GRADE_ORDER, label
+from qaf_reporting.domain.windows import rate
 
 # The counter kinds the dashboard reads, and which of their dimensions (theme, k1, k2) it tells apart;
 # the others can be summed away before they reach it (`series` gives the same result either way).
@@ -85,4 +86,4 @@ def series(period_end: int, monthly: Mapping[int, Sums]) -> DashboardSeries:
         "practice concerns": [total(k.CONCERN, m) for m in shown],
         "audits overdue": [total(k.AUDIT_OVERDUE, m) for m in shown],
     }
-    return DashboardSeries([month_label(m) for m in shown], theme_rates, grades, indicator_yes, activity)
+    return DashboardSeries([Month(m).label for m in shown], theme_rates, grades, indicator_yes, activity)

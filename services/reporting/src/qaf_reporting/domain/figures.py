@@ -21,10 +21,11 @@ from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from qaf_shared.months import Month
 from qaf_shared.vocabulary import Answer, Severity, Theme
 
 from qaf_reporting.domain import effects as k
-from qaf_reporting.domain.months import month_label, rate
+from qaf_reporting.domain.windows import rate
 
 Sums = Mapping[tuple[str, str, str, str], int]  # (kind, theme, k1, k2) -> count over the window
 AUDIT_OVERDUE_THEME = Theme.TIMELINESS_DRIFT.value
@@ -79,7 +80,7 @@ class Figure:
             "category": self.category,
             "service": self.service,
             "window_months": self.window_months,
-            "period_end": month_label(self.period_end),
+            "period_end": Month(self.period_end).label,
             "count": self.count,
             "denominator": self.denominator,
             "denominator_kind": self.denominator_kind,

@@ -18,10 +18,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from qaf_shared.contracts import ThemeUpdated
+from qaf_shared.months import Month
 
 from qaf_reporting.domain import effects as k
 from qaf_reporting.domain.figures import ALL, OPEN_CASE_FAMILIES, PUBLISHED_FAMILIES, Figure
-from qaf_reporting.domain.months import WINDOWS, month_label, period_ends_covering
+from qaf_reporting.domain.windows import WINDOWS, period_ends_covering
 
 Target = tuple[str, str, int, int]  # (family, scope, window, period end)
 
@@ -71,7 +72,7 @@ def theme_updated(figure: Figure, before: Published | None) -> ThemeUpdated:
         category=figure.category,
         service=figure.service,
         window_months=figure.window_months,
-        period_end=month_label(figure.period_end),
+        period_end=Month(figure.period_end).label,
         count=figure.count,
         denominator=figure.denominator,
         denominator_kind=figure.denominator_kind,

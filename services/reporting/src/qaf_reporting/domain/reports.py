@@ -18,11 +18,12 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from qaf_shared.months import Month
 from qaf_shared.vocabulary import SERVICE_LABELS, Answer, Grade, Service, Severity
 
 from qaf_reporting.domain import effects as k
 from qaf_reporting.domain.figures import ALL, Sums
-from qaf_reporting.domain.months import month_label, rate
+from qaf_reporting.domain.windows import rate
 
 COLLATION_KINDS = (
     k.AUDIT, k.ALLOCATED, k.COMPLETED_FOR_ALLOCATION, k.GRADE, k.AUDIT_THEME, k.INDICATOR, k.PARTICIPATION,
@@ -123,7 +124,7 @@ def monthly_collation(month: int, by_service: Mapping[str, Sums], top: int = 5) 
     services = [s.value for s in Service if s.value in by_service]
     sections = [collation_section(s, by_service[s], top) for s in services]
     sections.append(collation_section(ALL, merge(by_service.values()), top))
-    return {"report": "monthly-collation", "month": month_label(month), "services": sections}
+    return {"report": "monthly-collation", "month": Month(month).label, "services": sections}
 
 
 def quarterly_report(
@@ -177,8 +178,8 @@ def quarterly_report(
         "report": "quarterly",
         "service": scope,
         "label": label(scope),
-        "quarter": {"from": month_label(period_end - 2), "to": month_label(period_end)},
-        "previous_quarter": {"from": month_label(period_end - 5), "to": month_label(period_end - 3)},
+        "quarter": {"from": Month(period_end - 2).label, "to": Month(period_end).label},
+        "previous_quarter": {"from": Month(period_end - 5).label, "to": Month(period_end - 3).label},
         "audits_completed": audits,
         "previous_audits_completed": audits_before,
         "key_areas_for_practice_development": [

@@ -29,13 +29,23 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from qaf_shared.db import connect_pool, migrate_service
-from qaf_shared.kafka import OutboxRelay, client_options, ensure_topics, make_producer
+from qaf_shared.kafka import (
+    BatchOutcome,
+    EventConsumer,
+    OutboxRelay,
+    PreparedBatch,
+    client_options,
+    ensure_topics,
+    make_producer,
+)
 from qaf_shared.kafka.consumer import classify
-from qaf_shared.kafka import BatchOutcome, EventConsumer, PreparedBatch
 from qaf_shared.runtime import ServiceDefinition, ServiceRuntime, Subscription, tune_gc
+from qaf_shared.unit_of_work import PostgresUnitOfWork
 
-from qaf_reporting.adapters import repository
+from qaf_reporting import usecases
 from qaf_reporting.adapters.publisher import FigurePublisher
+from qaf_reporting.adapters.repository import Repository
+from qaf_reporting.handlers import CONSUMER
 
 log = structlog.get_logger(__name__)
 
@@ -227,8 +237,6 @@ async def consume_to_end(
 
 def _subscription(definition: ServiceDefinition) -> tuple[ServiceRuntime, Subscription]:
     """The service's own consumer, as it runs live: same handlers, same group, same topics."""
-    from qaf_reporting.app import CONSUMER
-
     runtime = ServiceRuntime(definition)
     return runtime, next(s for s in definition.subscriptions(runtime) if s.consumer == CONSUMER)
 
@@ -248,15 +256,12 @@ async def replay_into(
 ) -> ReplayStats:
     """Empty the figures and rebuild them from whatever the input topics hold (no history check:
     `replay_from_zero` makes it)."""
-    from qaf_reporting.app import CONSUMER
-
     settings = definition.settings
     prefix = settings.kafka.topic_prefix
     tune_gc()
     await ensure_topics(settings.kafka)
     if reset:
-        async with pool.acquire() as conn, conn.transaction():
-            await repository.reset_state(conn, CONSUMER)
+        await usecases.forget_counted_events(PostgresUnitOfWork(pool, Repository), CONSUMER)
     producer = make_producer(settings.kafka)
     await producer.start()
     try:
@@ -300,6 +305,7 @@ async def replay_from_zero(
     settings = definition.settings
     # first, before the schema is migrated or a table emptied: a refused replay changes nothing
     missing = await checked_history(definition, accept_truncated_history=accept_truncated_history)
+    # not `migrated_pool`: the outbox relay needs the service role's address, which it keeps to itself
     url = await migrate_service(
         settings.database_url, definition.name, settings.db_role_password.get_secret_value(), definition.migrations_dir
     )

@@ -1,0 +1,1 @@
+"""Inbound: the HTTP routes, the CLI's replay command and the publisher's background loop."""
