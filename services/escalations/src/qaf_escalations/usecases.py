@@ -7,9 +7,10 @@ rules themselves live in domain/.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import structlog
 
@@ -53,6 +54,7 @@ SOURCE = "escalations"
 log = structlog.get_logger(__name__)
 
 Uow = UnitOfWork[Repository]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -310,7 +312,7 @@ async def list_escalations(
             status=status.value if status else None, case_id=case_id, service=service.value if service else None,
             limit=limit, offset=offset,
         )
-        return [e for i in ids if (e := await uow.repository.get_escalation(i)) is not None]
+        return await _each(ids, uow.repository.get_escalation)
 
 
 async def escalation_with_notes(
@@ -318,11 +320,7 @@ async def escalation_with_notes(
 ) -> tuple[Escalation, list[Note] | None]:
     """One escalation, and its notes when the caller may see them."""
     async with uow:
-        escalation = await uow.repository.get_escalation(escalation_id)
-        if escalation is None:
-            raise NotFound(f"no escalation {escalation_id}")
-        notes = await uow.repository.notes("escalation", escalation_id) if sees_notes(actor) else None
-    return escalation, notes
+        return await _with_notes(uow, actor, "escalation", escalation_id, uow.repository.get_escalation)
 
 
 @dataclass(frozen=True)
@@ -495,7 +493,7 @@ async def list_complaints(
         ids = await uow.repository.list_complaints(
             service=service.value if service else None, case_id=case_id, limit=limit, offset=offset
         )
-        return [c for i in ids if (c := await uow.repository.get_complaint(i)) is not None]
+        return await _each(ids, uow.repository.get_complaint)
 
 
 async def complaint_with_notes(
@@ -503,11 +501,21 @@ async def complaint_with_notes(
 ) -> tuple[Complaint, list[Note] | None]:
     """One complaint, and its notes when the caller may see them."""
     async with uow:
-        complaint = await uow.repository.get_complaint(complaint_id)
-        if complaint is None:
-            raise NotFound(f"no complaint {complaint_id}")
-        notes = await uow.repository.notes("complaint", complaint_id) if sees_notes(actor) else None
-    return complaint, notes
+        return await _with_notes(uow, actor, "complaint", complaint_id, uow.repository.get_complaint)
+
+
+async def _each(ids: list[str], get: Callable[[str], Awaitable[T | None]]) -> list[T]:
+    """The escalations or complaints listed, in order (one gone meanwhile is left out)."""
+    return [thing for i in ids if (thing := await get(i)) is not None]
+
+
+async def _with_notes(
+    uow: Uow, actor: Actor, kind: str, ident: str, get: Callable[[str], Awaitable[T | None]]
+) -> tuple[T, list[Note] | None]:
+    thing = await get(ident)
+    if thing is None:
+        raise NotFound(f"no {kind} {ident}")
+    return thing, await uow.repository.notes(kind, ident) if sees_notes(actor) else None
 
 
 async def complaint_timeliness(
