@@ -197,8 +197,10 @@ class ServiceRuntime:
             auto_offset_reset="earliest",
             ack_policy=AckPolicy.MANUAL,
             max_poll_interval_ms=600_000,
-            # Records arrive in batches applied in one transaction each (offsets after the commit);
-            # a lone record waits no longer than batch_timeout_ms.
+            # FastStream fetches, joins the group and commits; EventConsumer applies. Not one FastStream
+            # handler per event type: that would be one transaction per message, and no way to hold one
+            # partition at a failing record. Records arrive in batches applied in one transaction each
+            # (offsets after the commit); a lone record waits no longer than batch_timeout_ms.
             batch=True,
             max_records=self.settings.consumer_batch_size,
             batch_timeout_ms=self.settings.consumer_batch_timeout_ms,
